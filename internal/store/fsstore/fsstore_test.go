@@ -1,0 +1,73 @@
+package fsstore_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/internal/store/fsstore"
+	"github.com/logkeeper/logkeeper/internal/store/storetest"
+)
+
+func newStore(t *testing.T) store.Store {
+	s, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, newStore, storetest.Options{PartSize: 1 << 20})
+}
+
+func TestNeverOverwrites(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Put(ctx, "a/b", strings.NewReader("one"), store.PutOptions{Size: 3}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Put(ctx, "a/b", strings.NewReader("two"), store.PutOptions{Size: 3})
+	if !errors.Is(err, store.ErrExists) {
+		t.Fatalf("unconditional put over an existing object: want ErrExists, got %v", err)
+	}
+}
+
+func TestReservedKeys(t *testing.T) {
+	s := newStore(t)
+	_, err := s.Put(context.Background(), ".logkeeper/meta/x", strings.NewReader("x"), store.PutOptions{Size: 1})
+	if !errors.Is(err, store.ErrInvalidKey) {
+		t.Fatalf("put into the store's own folder: want ErrInvalidKey, got %v", err)
+	}
+}
+
+func TestMetadataKeptBeside(t *testing.T) {
+	root := t.TempDir()
+	s, err := fsstore.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sse := &store.SSE{Algorithm: "aws:kms", KMSKeyID: "k", Context: map[string]string{"logkeeper:stream": "s"}}
+	if _, err := s.Put(context.Background(), "x/y.log", strings.NewReader("hi"), store.PutOptions{Size: 2, SSE: sse}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, ".logkeeper", "meta", "x", "y.log.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"logkeeper:stream":"s"`) {
+		t.Fatalf("metadata file lacks the encryption context: %s", b)
+	}
+	h, err := s.Head(context.Background(), "x/y.log", store.GetOptions{})
+	if err != nil || h.SSE == nil || h.SSE.Context["logkeeper:stream"] != "s" {
+		t.Fatalf("head SSE = %+v, %v", h.SSE, err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, ".logkeeper", "tmp"))
+	if len(entries) != 0 {
+		t.Fatalf("temporary files left behind: %d", len(entries))
+	}
+}

@@ -1,0 +1,146 @@
+// Package store defines the object storage that logkeeper archives into.
+//
+// Every implementation (the local filesystem store, S3) gives the same
+// guarantees, which the archive's chain of custody depends on:
+//
+//   - Atomic put: an object becomes visible whole, with all its bytes and
+//     metadata, or not at all. A failed or cancelled Put leaves nothing
+//     visible and nothing half-written behind (S3 multipart uploads are
+//     aborted).
+//   - Integrity on the wire: Put hashes the bytes in the same pass that sends
+//     them and returns the SHA-256 of exactly what was stored; where the
+//     backend supports it, the backend itself checks a SHA-256 checksum of
+//     each part and rejects corrupted data.
+//   - Conditional create: a Put with IfNotExists fails with ErrExists when the
+//     key already exists, and of several racing creators exactly one wins.
+//   - Read-after-write: once Put returns, Head, Get and List see the object.
+//
+// All methods are safe for concurrent use. Errors wrap the sentinels below
+// where they apply; any other error may be transient (the S3 client retries
+// throttling and 5xx answers itself before returning one).
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors. Implementations wrap them so callers use errors.Is.
+var (
+	// ErrNotFound: the key (or the requested version of it) does not exist.
+	ErrNotFound = errors.New("object not found")
+	// ErrExists: a conditional create found the key already present.
+	ErrExists = errors.New("object already exists")
+	// ErrInvalidKey: the key is empty, absolute, or has a ".." or "." segment.
+	ErrInvalidKey = errors.New("invalid object key")
+	// ErrSizeMismatch: the reader yielded more or fewer bytes than
+	// PutOptions.Size announced (the source changed while being read).
+	ErrSizeMismatch = errors.New("source size changed while reading")
+)
+
+// Store is an object store. See the package documentation for the
+// guarantees every implementation gives.
+type Store interface {
+	// Put stores the bytes read from r under key. opts.Size is the number of
+	// bytes r will yield, or -1 if unknown; when it is known and r yields a
+	// different number of bytes, Put fails and stores nothing.
+	Put(ctx context.Context, key string, r io.Reader, opts PutOptions) (ObjectInfo, error)
+	// Get opens the object (the given version, or the latest).
+	Get(ctx context.Context, key string, opts GetOptions) (io.ReadCloser, ObjectInfo, error)
+	// Head returns the object's attributes, with the checksums the backend
+	// reports (the S3 store asks for them with checksum mode enabled).
+	Head(ctx context.Context, key string, opts GetOptions) (ObjectInfo, error)
+	// List calls fn for every object whose key starts with prefix, in
+	// ascending key order, until fn returns an error (which List returns).
+	List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error
+	// Versions lists every version and delete marker of key, newest first.
+	// A store without versioning returns the one current object, if any.
+	Versions(ctx context.Context, key string) ([]Version, error)
+	// Describe says where the store is, for logs and manifests, e.g.
+	// "s3://bucket/prefix" or "file:///var/lib/logkeeper". No secrets.
+	Describe() string
+}
+
+// Deleter is implemented by stores that can remove objects. logkeeper never
+// deletes archived data; tests use it to tamper with an archive.
+type Deleter interface {
+	Delete(ctx context.Context, key string) error
+}
+
+// PutOptions says how an object is to be stored.
+type PutOptions struct {
+	// Size is the exact number of bytes the reader yields, or -1.
+	Size int64
+	// IfNotExists makes the Put a conditional create (If-None-Match: *).
+	IfNotExists bool
+	// ContentType of the object; empty means application/octet-stream.
+	ContentType string
+	// Metadata is user metadata (x-amz-meta-*). Keys are lower case.
+	Metadata map[string]string
+	// SSE, when not nil, asks for SSE-KMS encryption with this key and
+	// encryption context.
+	SSE *SSE
+	// Retention, when not nil, sets an Object Lock mode and retain-until date.
+	Retention *Retention
+}
+
+// GetOptions selects a version; an empty VersionID means the latest.
+type GetOptions struct {
+	VersionID string
+}
+
+// SSE describes server-side encryption with a KMS key.
+type SSE struct {
+	// Algorithm is "aws:kms".
+	Algorithm string `json:"algorithm"`
+	// KMSKeyID is the key id, alias or ARN.
+	KMSKeyID string `json:"kms_key_id,omitempty"`
+	// Context is the KMS encryption context bound to the object.
+	Context map[string]string `json:"context,omitempty"`
+}
+
+// Retention is an S3 Object Lock retention.
+type Retention struct {
+	// Mode is GOVERNANCE or COMPLIANCE.
+	Mode string `json:"mode"`
+	// Until is the retain-until date (UTC).
+	Until time.Time `json:"retain_until"`
+}
+
+// ObjectInfo describes a stored object.
+type ObjectInfo struct {
+	Key       string
+	VersionID string
+	Size      int64
+	// SHA256 is the lower-case hex SHA-256 of the whole object. Put always
+	// sets it; Head and List set it only where the backend knows it.
+	SHA256 string
+	// Checksum is the backend's SHA-256 checksum as S3 reports it: base64 of
+	// the digest for a single-part object, or the composite "base64-N" of a
+	// multipart upload. Empty where the backend reports none.
+	Checksum string
+	// PartSize and PartChecksums (base64 SHA-256 of each part, in order) are
+	// set by Put for multipart uploads.
+	PartSize      int64
+	PartChecksums []string
+	// SSE as stored (Put) or as the backend reports it (Head); nil if none.
+	SSE *SSE
+	// Retention as stored or reported; nil if none.
+	Retention *Retention
+	// ContentType and Metadata as stored.
+	ContentType string
+	Metadata    map[string]string
+	// LastModified as the backend reports it.
+	LastModified time.Time
+}
+
+// Version is one entry of a key's version history.
+type Version struct {
+	VersionID    string
+	IsLatest     bool
+	DeleteMarker bool
+	Size         int64
+	LastModified time.Time
+}
