@@ -1,0 +1,245 @@
+package custody
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/logkeeper/logkeeper/internal/signing"
+	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/manifest"
+)
+
+// ErrChainBroken means the stored chain failed a check that an exporter
+// makes before appending to it. Run `logkeeper verify` for the full report.
+var ErrChainBroken = errors.New("chain of custody broken")
+
+// ErrSequenceTaken means another writer created the manifest with the
+// sequence number this run meant to write.
+var ErrSequenceTaken = errors.New("manifest sequence number already taken")
+
+// Entry is one stored manifest.
+type Entry struct {
+	Sequence uint64
+	Key      string
+	// SHA256 is the hex SHA-256 of the manifest's exact bytes.
+	SHA256   string
+	Manifest *manifest.Manifest
+}
+
+// Chain is a stream's chain as an exporter sees it.
+type Chain struct {
+	Stream string
+	// Head is the newest manifest, nil when the stream has none yet.
+	Head *Entry
+	// Archived maps a source file's ID to the provenance of its newest
+	// archived copy.
+	Archived map[string]manifest.Provenance
+}
+
+// NeedsArchiving reports whether a source file with this provenance still needs
+// archiving: it was never archived, or its size or modification time
+// changed since.
+func (c *Chain) NeedsArchiving(p manifest.Provenance) bool {
+	prev, ok := c.Archived[p.ID]
+	return !ok || prev.Size != p.Size || !prev.Modified.Equal(p.Modified)
+}
+
+// NextSequence is the sequence number of the next manifest.
+func (c *Chain) NextSequence() uint64 {
+	if c.Head == nil {
+		return 1
+	}
+	return c.Head.Sequence + 1
+}
+
+// listManifests returns the sequence numbers and keys of a stream's
+// manifests in ascending order.
+func listManifests(ctx context.Context, st store.Store, stream string) ([]uint64, error) {
+	var seqs []uint64
+	err := st.List(ctx, manifest.ManifestsPrefix(stream), func(oi store.ObjectInfo) error {
+		if n, ok := manifest.ParseKey(stream, oi.Key); ok {
+			seqs = append(seqs, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list manifests of %s: %w", stream, err)
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	return seqs, nil
+}
+
+func readAll(ctx context.Context, st store.Store, key string) ([]byte, error) {
+	rc, _, err := st.Get(ctx, key, store.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// fetchManifests reads the given manifests concurrently, in order.
+func fetchManifests(ctx context.Context, st store.Store, stream string, seqs []uint64) ([][]byte, error) {
+	out := make([][]byte, len(seqs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, n := range seqs {
+		g.Go(func() error {
+			b, err := readAll(gctx, st, manifest.Key(stream, n))
+			out[i] = b
+			return err
+		})
+	}
+	return out, g.Wait()
+}
+
+// Load reads a stream's chain for an exporter. It checks that sequence
+// numbers have no gaps, that every manifest parses and links to the exact
+// bytes of its predecessor, and that the head's signature verifies with
+// pub; together these authenticate the whole chain. Any failure wraps
+// ErrChainBroken; store errors are returned as they are.
+func Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey) (*Chain, error) {
+	c := &Chain{Stream: stream, Archived: map[string]manifest.Provenance{}}
+	seqs, err := listManifests(ctx, st, stream)
+	if err != nil {
+		return nil, err
+	}
+	if len(seqs) == 0 {
+		return c, nil
+	}
+	raws, err := fetchManifests(ctx, st, stream, seqs)
+	if err != nil {
+		return nil, fmt.Errorf("read manifests of %s: %w", stream, err)
+	}
+	var prev *Entry
+	for i, n := range seqs {
+		key := manifest.Key(stream, n)
+		if n != uint64(i+1) {
+			return nil, fmt.Errorf("%w: %s: manifest %d is missing", ErrChainBroken, stream, i+1)
+		}
+		m, err := manifest.Parse(raws[i])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
+		}
+		if m.Stream != stream || m.Sequence != n {
+			return nil, fmt.Errorf("%w: %s holds stream %q sequence %d", ErrChainBroken, key, m.Stream, m.Sequence)
+		}
+		e := &Entry{Sequence: n, Key: key, SHA256: manifest.SHA256(raws[i]), Manifest: m}
+		if prev != nil && (m.Previous.Key != prev.Key || m.Previous.SHA256 != prev.SHA256) {
+			return nil, fmt.Errorf("%w: %s: link to previous manifest does not match %s", ErrChainBroken, key, prev.Key)
+		}
+		for _, o := range m.Objects {
+			c.Archived[o.Source.ID] = o.Source
+		}
+		prev = e
+	}
+	if err := checkSignature(ctx, st, prev.Key, prev.Manifest.RunID, raws[len(raws)-1], pub); err != nil {
+		return nil, fmt.Errorf("%w: head %s: %v", ErrChainBroken, prev.Key, err)
+	}
+	c.Head = prev
+	return c, nil
+}
+
+// signatureProblem is a reason a signature did not verify.
+type signatureProblem struct {
+	kind, detail string
+}
+
+func (p *signatureProblem) Error() string { return p.detail }
+
+// checkSignature verifies the sidecar signature of the manifest bytes raw.
+// A *signatureProblem says what is wrong with the signature; other errors
+// come from the store.
+func checkSignature(ctx context.Context, st store.Store, key, runID string, raw []byte, pub crypto.PublicKey) error {
+	sigKey := manifest.SignatureKey(key, runID)
+	sb, err := readAll(ctx, st, sigKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return &signatureProblem{KindSignatureMissing, "no signature at " + sigKey}
+	}
+	if err != nil {
+		return err
+	}
+	sig, err := manifest.ParseSignature(sb)
+	if err != nil {
+		return &signatureProblem{KindSignatureInvalid, err.Error()}
+	}
+	want, err := signing.KeyID(pub)
+	if err != nil {
+		return err
+	}
+	if sig.KeyID != want {
+		return &signatureProblem{KindSignatureKey, fmt.Sprintf("signed by key %s, trusted key is %s", sig.KeyID, want)}
+	}
+	if sig.ManifestKey != key {
+		return &signatureProblem{KindSignatureInvalid, fmt.Sprintf("signature is for %s", sig.ManifestKey)}
+	}
+	if got := manifest.SHA256(raw); sig.ManifestSHA256 != got {
+		return &signatureProblem{KindSignatureInvalid, fmt.Sprintf("signature covers manifest sha256 %s, stored manifest has %s", sig.ManifestSHA256, got)}
+	}
+	if err := signing.Verify(pub, sig.Algorithm, raw, sig.Value); err != nil {
+		return &signatureProblem{KindSignatureInvalid, err.Error()}
+	}
+	return nil
+}
+
+// Append signs m and stores it as the next manifest of the chain, filling
+// its stream, sequence and link to the head. The signature is stored first,
+// under a key unique to m.RunID; the manifest is then created
+// conditionally. If another writer already created that sequence number,
+// Append returns an error wrapping ErrSequenceTaken and the chain is
+// unchanged. opts carries encryption and retention for both objects.
+func (c *Chain) Append(ctx context.Context, st store.Store, signer signing.Signer, m *manifest.Manifest, opts store.PutOptions) (*Entry, error) {
+	m.Stream = c.Stream
+	m.Sequence = c.NextSequence()
+	m.Previous = nil
+	if c.Head != nil {
+		m.Previous = &manifest.Link{Key: c.Head.Key, SHA256: c.Head.SHA256}
+	}
+	raw, err := manifest.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	key := manifest.Key(c.Stream, m.Sequence)
+	sum := manifest.SHA256(raw)
+	value, err := signer.Sign(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("sign %s: %w", key, err)
+	}
+	sb, err := manifest.MarshalSignature(&manifest.Signature{
+		ManifestKey: key, ManifestSHA256: sum,
+		Algorithm: signer.Algorithm(), KeyID: signer.KeyID(), Value: value,
+	})
+	if err != nil {
+		return nil, err
+	}
+	opts.IfNotExists = true
+	opts.ContentType = "application/json"
+	opts.Size = int64(len(sb))
+	if _, err := st.Put(ctx, manifest.SignatureKey(key, m.RunID), bytes.NewReader(sb), opts); err != nil {
+		return nil, fmt.Errorf("store signature of %s: %w", key, err)
+	}
+	opts.Size = int64(len(raw))
+	if _, err := st.Put(ctx, key, bytes.NewReader(raw), opts); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return nil, fmt.Errorf("%w: %s was written by another exporter; run again", ErrSequenceTaken, key)
+		}
+		return nil, fmt.Errorf("store manifest %s: %w", key, err)
+	}
+	e := &Entry{Sequence: m.Sequence, Key: key, SHA256: sum, Manifest: m}
+	c.Head = e
+	for _, o := range m.Objects {
+		c.Archived[o.Source.ID] = o.Source
+	}
+	return e, nil
+}

@@ -1,0 +1,387 @@
+package custody
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/manifest"
+)
+
+// Problem kinds reported by Verify.
+const (
+	KindChainEmpty         = "chain_empty"          // the stream has no manifests at all
+	KindManifestMissing    = "manifest_missing"     // a sequence number has no manifest (gap, or deleted)
+	KindManifestInvalid    = "manifest_invalid"     // the manifest does not parse or validate
+	KindManifestMisplaced  = "manifest_misplaced"   // its stream or sequence differ from its key
+	KindSignatureMissing   = "signature_missing"    // no signature object for the manifest's run
+	KindSignatureInvalid   = "signature_invalid"    // the signature does not verify over the manifest bytes
+	KindSignatureKey       = "signature_wrong_key"  // signed by a key other than the trusted one
+	KindChainBroken        = "chain_link_mismatch"  // previous key or sha256 does not match the predecessor
+	KindWindowGap          = "window_gap"           // time windows of consecutive manifests do not meet
+	KindMerkleMismatch     = "merkle_root_mismatch" // Merkle root or tree size does not match the object list
+	KindTotalsMismatch     = "totals_mismatch"      // object count or byte total does not match the list
+	KindObjectMissing      = "object_missing"       // the object (at its recorded version) is gone
+	KindObjectSize         = "object_size_mismatch" // stored size differs from the recorded size
+	KindObjectChecksum     = "object_checksum_mismatch"
+	KindObjectHash         = "object_hash_mismatch" // deep: the bytes re-hash to another SHA-256
+	KindObjectSuperseded   = "object_superseded"    // a newer version hides the archived one
+	KindObjectDeleteMarker = "object_delete_marker" // a delete marker hides the archived version
+	KindSSEMismatch        = "sse_mismatch"         // server reports other encryption than recorded
+	KindEncryptionContext  = "encryption_context_mismatch"
+	KindObjectUnreadable   = "object_unreadable" // deep: reading the object failed
+)
+
+// Problem is one integrity problem found by Verify.
+type Problem struct {
+	Kind string `json:"kind"`
+	// Key is the object or manifest key the problem is about.
+	Key string `json:"key"`
+	// Sequence is the manifest the problem was found through (0 for none).
+	Sequence uint64 `json:"sequence,omitempty"`
+	// Detail says what was expected and what was found.
+	Detail string `json:"detail"`
+}
+
+func (p Problem) String() string {
+	return fmt.Sprintf("%s %s: %s", p.Kind, p.Key, p.Detail)
+}
+
+// VerifyOptions configure Verify.
+type VerifyOptions struct {
+	// PublicKey is the only key trusted to have signed the manifests.
+	PublicKey crypto.PublicKey
+	// Deep downloads every object and re-hashes it. Otherwise objects are
+	// checked by the size and checksum the store reports; stores without
+	// server-side checksums (the filesystem store) are always read whole.
+	Deep bool
+	// From and To bound the sequence numbers checked (0: no bound).
+	From, To uint64
+	// Concurrency is the number of objects checked at once (default 16).
+	Concurrency int
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	Stream           string    `json:"stream"`
+	Head             uint64    `json:"head"`
+	ManifestsChecked int       `json:"manifests_checked"`
+	ManifestsValid   int       `json:"manifests_valid"`
+	ObjectsChecked   int       `json:"objects_checked"`
+	ObjectsValid     int       `json:"objects_valid"`
+	Bytes            int64     `json:"bytes_checked"`
+	Problems         []Problem `json:"problems"`
+}
+
+// ChecksumAuthority is implemented by stores whose Head reports checksums
+// computed and kept by the server, so a fast verify may trust them.
+type ChecksumAuthority interface {
+	ServerChecksums() bool
+}
+
+type verifier struct {
+	st   store.Store
+	opts VerifyOptions
+	mu   sync.Mutex
+	rep  *Report
+	bad  map[uint64]bool // manifests with a problem of their own
+	badO map[string]bool // objects with a problem
+	read bool            // objects must be read whole
+}
+
+func (v *verifier) problem(p Problem) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.rep.Problems = append(v.rep.Problems, p)
+}
+
+// Verify checks a stream's chain and every object it lists. It returns an
+// error only when it could not complete (store unreachable, cancelled);
+// integrity problems are in the report.
+func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptions) (*Report, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	v := &verifier{st: st, opts: opts, rep: &Report{Stream: stream, Problems: []Problem{}}, bad: map[uint64]bool{}, badO: map[string]bool{}}
+	if ca, ok := st.(ChecksumAuthority); !ok || !ca.ServerChecksums() {
+		v.read = true
+	}
+	if opts.Deep {
+		v.read = true
+	}
+	seqs, err := listManifests(ctx, st, stream)
+	if err != nil {
+		return nil, err
+	}
+	if len(seqs) == 0 {
+		v.problem(Problem{Kind: KindChainEmpty, Key: manifest.ManifestsPrefix(stream), Detail: "no manifests found for stream " + stream})
+		return v.rep, nil
+	}
+	head := seqs[len(seqs)-1]
+	v.rep.Head = head
+	present := make(map[uint64]bool, len(seqs))
+	for _, n := range seqs {
+		present[n] = true
+	}
+	from, to := max(opts.From, 1), head
+	if opts.To > 0 && opts.To < head {
+		to = opts.To
+	}
+	var prev *Entry
+	if from > 1 && present[from-1] {
+		if raw, err := readAll(ctx, st, manifest.Key(stream, from-1)); err == nil {
+			if m, err := manifest.Parse(raw); err == nil {
+				prev = &Entry{Sequence: from - 1, Key: manifest.Key(stream, from-1), SHA256: manifest.SHA256(raw), Manifest: m}
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	for n := from; n <= to; n++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		key := manifest.Key(stream, n)
+		if !present[n] {
+			v.rep.ManifestsChecked++
+			v.problem(Problem{Kind: KindManifestMissing, Key: key, Sequence: n, Detail: fmt.Sprintf("sequence %d has no manifest (head is %d)", n, head)})
+			prev = nil
+			continue
+		}
+		e, err := v.checkManifest(ctx, stream, n, prev)
+		if err != nil {
+			return nil, err
+		}
+		prev = e
+	}
+	v.rep.ManifestsValid = v.rep.ManifestsChecked - len(v.bad)
+	v.rep.ObjectsValid = v.rep.ObjectsChecked - len(v.badO)
+	sort.SliceStable(v.rep.Problems, func(i, j int) bool {
+		a, b := v.rep.Problems[i], v.rep.Problems[j]
+		if a.Sequence != b.Sequence {
+			return a.Sequence < b.Sequence
+		}
+		if a.Key != b.Key {
+			return a.Key < b.Key
+		}
+		return a.Kind < b.Kind
+	})
+	return v.rep, nil
+}
+
+// checkManifest checks manifest n and its objects. It returns the entry
+// (nil when unreadable) to check the next link against.
+func (v *verifier) checkManifest(ctx context.Context, stream string, n uint64, prev *Entry) (*Entry, error) {
+	key := manifest.Key(stream, n)
+	v.rep.ManifestsChecked++
+	mark := func(kind, detail string) {
+		v.bad[n] = true
+		v.problem(Problem{Kind: kind, Key: key, Sequence: n, Detail: detail})
+	}
+	raw, err := readAll(ctx, v.st, key)
+	if errors.Is(err, store.ErrNotFound) {
+		mark(KindManifestMissing, "listed but could not be read")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := manifest.Parse(raw)
+	if err != nil {
+		mark(KindManifestInvalid, strings.ReplaceAll(err.Error(), "\n", "; "))
+		return nil, nil
+	}
+	e := &Entry{Sequence: n, Key: key, SHA256: manifest.SHA256(raw), Manifest: m}
+	if m.Stream != stream || m.Sequence != n {
+		mark(KindManifestMisplaced, fmt.Sprintf("stored as %s sequence %d, content says %s sequence %d", stream, n, m.Stream, m.Sequence))
+	}
+	if err := checkSignature(ctx, v.st, key, m.RunID, raw, v.opts.PublicKey); err != nil {
+		var sp *signatureProblem
+		if !errors.As(err, &sp) {
+			return nil, err
+		}
+		mark(sp.kind, sp.detail)
+	}
+	if prev != nil && m.Previous != nil {
+		if m.Previous.Key != prev.Key || m.Previous.SHA256 != prev.SHA256 {
+			mark(KindChainBroken, fmt.Sprintf("previous is %s sha256 %s, stored predecessor %s has sha256 %s", m.Previous.Key, m.Previous.SHA256, prev.Key, prev.SHA256))
+		}
+		if !m.Window.Start.Equal(prev.Manifest.Window.End) {
+			mark(KindWindowGap, fmt.Sprintf("window starts %s, previous window ended %s", m.Window.Start.Format("2006-01-02T15:04:05Z07:00"), prev.Manifest.Window.End.Format("2006-01-02T15:04:05Z07:00")))
+		}
+	}
+	for _, cerr := range m.CheckCommitments() {
+		kind := KindTotalsMismatch
+		var ce *manifest.CommitmentError
+		if errors.As(cerr, &ce) && strings.HasPrefix(ce.Field, "merkle") {
+			kind = KindMerkleMismatch
+		}
+		mark(kind, cerr.Error())
+	}
+	if err := v.checkObjects(ctx, n, m.Objects); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (v *verifier) checkObjects(ctx context.Context, seq uint64, objects []manifest.Object) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v.opts.Concurrency)
+	for _, o := range objects {
+		g.Go(func() error {
+			probs, n, err := v.checkObject(gctx, o)
+			if err != nil {
+				return fmt.Errorf("verify %s: %w", o.Key, err)
+			}
+			v.mu.Lock()
+			v.rep.ObjectsChecked++
+			v.rep.Bytes += n
+			for _, p := range probs {
+				p.Sequence = seq
+				p.Key = o.Key
+				v.rep.Problems = append(v.rep.Problems, p)
+				v.badO[o.Key] = true
+			}
+			v.mu.Unlock()
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func expectedChecksum(o manifest.Object) string {
+	if o.Checksum.Type == manifest.ChecksumComposite {
+		c, err := store.CompositeChecksum(o.Checksum.Parts)
+		if err != nil {
+			return "invalid part checksums"
+		}
+		return c
+	}
+	c, err := store.ChecksumOfHex(o.SHA256)
+	if err != nil {
+		return "invalid sha256"
+	}
+	return c
+}
+
+// checkObject returns the problems of one object and the bytes read.
+func (v *verifier) checkObject(ctx context.Context, o manifest.Object) ([]Problem, int64, error) {
+	var probs []Problem
+	add := func(kind, format string, a ...any) {
+		probs = append(probs, Problem{Kind: kind, Detail: fmt.Sprintf(format, a...)})
+	}
+	if want := expectedChecksum(o); want != o.Checksum.Value {
+		add(KindObjectChecksum, "recorded checksum %s does not match the recorded parts/sha256 (%s)", o.Checksum.Value, want)
+	}
+	// The latest version first: in the common case it is the archived one.
+	info, err := v.st.Head(ctx, o.Key, store.GetOptions{})
+	switch {
+	case err == nil && (o.VersionID == "" || info.VersionID == o.VersionID):
+	case err == nil || errors.Is(err, store.ErrNotFound):
+		if o.VersionID == "" {
+			add(KindObjectMissing, "no object at this key")
+			return probs, 0, nil
+		}
+		vs, verr := v.st.Versions(ctx, o.Key)
+		if verr != nil {
+			return nil, 0, verr
+		}
+		if len(vs) > 0 && vs[0].IsLatest && vs[0].VersionID != o.VersionID {
+			if vs[0].DeleteMarker {
+				add(KindObjectDeleteMarker, "a delete marker (version %s) hides archived version %s", vs[0].VersionID, o.VersionID)
+			} else {
+				add(KindObjectSuperseded, "latest version is %s, archived version is %s: readers of the latest version get other bytes", vs[0].VersionID, o.VersionID)
+			}
+		}
+		info, err = v.st.Head(ctx, o.Key, store.GetOptions{VersionID: o.VersionID})
+		if errors.Is(err, store.ErrNotFound) {
+			add(KindObjectMissing, "archived version %s is gone", o.VersionID)
+			return probs, 0, nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	default:
+		return nil, 0, err
+	}
+	if info.Size != o.Size {
+		add(KindObjectSize, "expected %d bytes, found %d", o.Size, info.Size)
+	}
+	if info.Checksum != "" && info.Checksum != o.Checksum.Value {
+		add(KindObjectChecksum, "expected checksum %s, store reports %s", o.Checksum.Value, info.Checksum)
+	}
+	probs = append(probs, checkSSE(o, info)...)
+	var read int64
+	if v.read {
+		sum, n, err := v.hash(ctx, o)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			add(KindObjectMissing, "vanished while being read")
+		case err != nil && ctx.Err() != nil:
+			return nil, 0, ctx.Err()
+		case err != nil:
+			add(KindObjectUnreadable, "%v", err)
+		case n != o.Size || sum != o.SHA256:
+			add(KindObjectHash, "expected sha256 %s (%d bytes), stored bytes hash to %s (%d bytes)", o.SHA256, o.Size, sum, n)
+		}
+		read = n
+	}
+	return probs, read, nil
+}
+
+func (v *verifier) hash(ctx context.Context, o manifest.Object) (string, int64, error) {
+	rc, _, err := v.st.Get(ctx, o.Key, store.GetOptions{VersionID: o.VersionID})
+	if err != nil {
+		return "", 0, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		return "", n, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// checkSSE compares the encryption the store reports with the recorded one.
+// Where the store reports none (a server without SSE), nothing is compared.
+func checkSSE(o manifest.Object, info store.ObjectInfo) []Problem {
+	if info.SSE == nil || info.SSE.Algorithm == "" || o.SSE == nil {
+		return nil
+	}
+	var probs []Problem
+	if info.SSE.Algorithm != o.SSE.Algorithm {
+		probs = append(probs, Problem{Kind: KindSSEMismatch, Detail: fmt.Sprintf("recorded %s, store reports %s", o.SSE.Algorithm, info.SSE.Algorithm)})
+	}
+	if got := info.SSE.KMSKeyID; got != "" && o.SSE.KMSKeyID != "" && got != o.SSE.KMSKeyID && !strings.HasSuffix(got, "/"+strings.TrimPrefix(o.SSE.KMSKeyID, "alias/")) && !strings.HasPrefix(o.SSE.KMSKeyID, "alias/") {
+		probs = append(probs, Problem{Kind: KindSSEMismatch, Detail: fmt.Sprintf("recorded KMS key %s, store reports %s", o.SSE.KMSKeyID, got)})
+	}
+	if info.SSE.Context != nil {
+		keys := make([]string, 0, len(o.SSE.Context))
+		for k := range o.SSE.Context {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if got, ok := info.SSE.Context[k]; !ok || got != o.SSE.Context[k] {
+				probs = append(probs, Problem{Kind: KindEncryptionContext, Detail: fmt.Sprintf("context %s: recorded %q, store reports %q", k, o.SSE.Context[k], got)})
+			}
+		}
+		for k := range info.SSE.Context {
+			if _, ok := o.SSE.Context[k]; !ok && !strings.HasPrefix(k, "aws:") {
+				probs = append(probs, Problem{Kind: KindEncryptionContext, Detail: fmt.Sprintf("context %s=%q reported by the store is not recorded", k, info.SSE.Context[k])})
+			}
+		}
+	}
+	return probs
+}

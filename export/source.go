@@ -1,0 +1,36 @@
+package export
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/logkeeper/logkeeper/manifest"
+)
+
+// File is one file a source offers.
+type File struct {
+	// ID is the file's stable identity at the source (a relative path, an
+	// edge id and path). A file whose ID, Size and Modified were archived
+	// before is skipped.
+	ID string
+	// Path is the original path or name; the object key is built from it.
+	Path string
+	// Size in bytes, or -1 when the source does not know it in advance.
+	Size     int64
+	Modified time.Time
+	// IDs are source-side identifiers recorded as provenance.
+	IDs map[string]string
+}
+
+// Source lists and opens the files of one stream. Implementations are safe
+// for concurrent use of Open.
+type Source interface {
+	// Describe says what the source is, for the manifest.
+	Describe() manifest.Source
+	// List returns the files available for the window, in a stable order.
+	List(ctx context.Context, window manifest.Window) ([]File, error)
+	// Open opens one listed file. Errors from Open and from reading are
+	// recorded as failures of that file.
+	Open(ctx context.Context, f File) (io.ReadCloser, error)
+}
