@@ -1,0 +1,313 @@
+// Command logkeeper archives logs to S3 or a local folder with a signed,
+// hash-chained chain of custody, and verifies such archives.
+//
+//	logkeeper export -c FILE --stream NAME [--json] [--reason TEXT]
+//	logkeeper verify -c FILE --stream NAME [--deep] [--json] [--pubkey FILE] [--from N] [--to N]
+//	logkeeper keys generate --out FILE
+//	logkeeper keys public -c FILE
+//	logkeeper version
+//
+// This file only wires: flags, signals, logger, configuration and exit
+// codes. The work is done in the export, custody and app packages.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/logkeeper/logkeeper/custody"
+	"github.com/logkeeper/logkeeper/export"
+	"github.com/logkeeper/logkeeper/internal/app"
+	"github.com/logkeeper/logkeeper/internal/config"
+	"github.com/logkeeper/logkeeper/internal/signing"
+)
+
+// Exit codes.
+const (
+	exitOK         = 0
+	exitProblems   = 1 // export failed, or verify found integrity problems
+	exitUsage      = 2 // bad flags or configuration
+	exitIncomplete = 3 // verify could not complete
+)
+
+const usage = `logkeeper archives logs with a signed, hash-chained chain of custody.
+
+Usage:
+  logkeeper export -c FILE --stream NAME [--json] [--reason TEXT]
+  logkeeper verify -c FILE --stream NAME [--deep] [--json] [--pubkey FILE] [--from N] [--to N]
+  logkeeper keys generate --out FILE
+  logkeeper keys public -c FILE
+  logkeeper version
+
+Run "logkeeper COMMAND -h" for a command's flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is a problem with the command line or configuration (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	code := exitOK
+	switch args[0] {
+	case "export":
+		code, err = cmdExport(ctx, args[1:], stdout, stderr)
+	case "verify":
+		code, err = cmdVerify(ctx, args[1:], stdout, stderr)
+	case "keys":
+		code, err = cmdKeys(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "logkeeper", app.Version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "logkeeper: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "logkeeper %s: %s\n", args[0], strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		var ue usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
+		if code == exitOK {
+			code = exitProblems
+		}
+	}
+	return code
+}
+
+// common flags.
+type common struct {
+	config   string
+	stream   string
+	jsonOut  bool
+	logLevel string
+	logJSON  bool
+}
+
+func newFlags(name string, stderr io.Writer, c *common) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.config, "c", "", "configuration `file` (YAML)")
+	fs.StringVar(&c.stream, "stream", "", "stream `name`")
+	fs.BoolVar(&c.jsonOut, "json", false, "print the result as JSON")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&c.logJSON, "log-json", false, "write logs as JSON lines")
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
+	}
+	return nil
+}
+
+func (c *common) load() (*config.Config, error) {
+	if c.config == "" {
+		return nil, usageError{errors.New("-c FILE is required")}
+	}
+	cfg, err := config.Load(c.config)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if c.stream == "" {
+		return nil, usageError{errors.New("--stream NAME is required")}
+	}
+	if _, err := cfg.Stream(c.stream); err != nil {
+		return nil, usageError{err}
+	}
+	return cfg, nil
+}
+
+func (c *common) logger(stderr io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.logJSON {
+		return slog.New(slog.NewJSONHandler(stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(stderr, opts))
+}
+
+func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	var c common
+	fs := newFlags("export", stderr, &c)
+	reason := fs.String("reason", "manual export", "why this run happens (recorded in the manifest)")
+	if err := parseFlags(fs, args); err != nil {
+		return exitUsage, err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return exitUsage, err
+	}
+	log := c.logger(stderr)
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return exitUsage, usageError{err}
+	}
+	signer, err := app.OpenSigner(ctx, cfg)
+	if err != nil {
+		return exitProblems, err
+	}
+	job, err := app.NewJob(ctx, cfg, c.stream, st, signer, log)
+	if err != nil {
+		return exitUsage, usageError{err}
+	}
+	job.Reason = *reason
+	res, err := job.Run(ctx, time.Time{})
+	if res != nil {
+		printExport(stdout, c.jsonOut, res)
+	}
+	if err != nil {
+		return exitProblems, err
+	}
+	return exitOK, nil
+}
+
+func printExport(w io.Writer, asJSON bool, r *export.Result) {
+	if asJSON {
+		json.NewEncoder(w).Encode(r) //nolint:errcheck // stdout
+		return
+	}
+	fmt.Fprintf(w, "stream %s: manifest %d (%s), %d files, %d bytes archived, %d unchanged, %d failed, run %s\n",
+		r.Stream, r.Sequence, r.ManifestKey, r.Files, r.Bytes, r.Skipped, r.Failed, r.RunID)
+}
+
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	var c common
+	fs := newFlags("verify", stderr, &c)
+	deep := fs.Bool("deep", false, "download every object and re-hash it")
+	pubkey := fs.String("pubkey", "", "trust only this public key `file` (PEM) instead of the configured signing key's")
+	from := fs.Uint64("from", 0, "first manifest sequence number to check")
+	to := fs.Uint64("to", 0, "last manifest sequence number to check")
+	if err := parseFlags(fs, args); err != nil {
+		return exitUsage, err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return exitUsage, err
+	}
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return exitUsage, usageError{err}
+	}
+	pub, err := app.PublicKey(ctx, cfg, *pubkey)
+	if err != nil {
+		return exitIncomplete, err
+	}
+	rep, err := custody.Verify(ctx, st, c.stream, custody.VerifyOptions{PublicKey: pub, Deep: *deep, From: *from, To: *to})
+	if err != nil {
+		return exitIncomplete, fmt.Errorf("could not complete: %w", err)
+	}
+	if c.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep) //nolint:errcheck // stdout
+	} else {
+		for _, p := range rep.Problems {
+			fmt.Fprintln(stdout, p.String())
+		}
+		keyID, _ := signing.KeyID(pub)
+		mode := "fast"
+		if *deep {
+			mode = "deep"
+		}
+		fmt.Fprintf(stdout, "stream %s (%s verify, key %s): %d/%d manifests valid, %d/%d objects valid, %d bytes read, %d problems\n",
+			rep.Stream, mode, keyID, rep.ManifestsValid, rep.ManifestsChecked, rep.ObjectsValid, rep.ObjectsChecked, rep.Bytes, len(rep.Problems))
+	}
+	if len(rep.Problems) > 0 {
+		return exitProblems, nil
+	}
+	return exitOK, nil
+}
+
+func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	if len(args) == 0 {
+		return exitUsage, usageError{errors.New("keys: want generate or public")}
+	}
+	switch args[0] {
+	case "generate":
+		fs := flag.NewFlagSet("keys generate", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		out := fs.String("out", "", "private key `file` to create (the public key goes to FILE.pub)")
+		if err := parseFlags(fs, args[1:]); err != nil {
+			return exitUsage, err
+		}
+		if *out == "" {
+			return exitUsage, usageError{errors.New("--out FILE is required")}
+		}
+		pubPath, err := signing.GenerateKeyFile(*out)
+		if err != nil {
+			return exitProblems, err
+		}
+		pub, err := signing.LoadPublicKeyFile(pubPath)
+		if err != nil {
+			return exitProblems, err
+		}
+		id, _ := signing.KeyID(pub)
+		fmt.Fprintf(stdout, "private key %s (mode 0600)\npublic key  %s\nkey id      %s\n", *out, pubPath, id)
+		return exitOK, nil
+	case "public":
+		fs := flag.NewFlagSet("keys public", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		cfgPath := fs.String("c", "", "configuration `file` (YAML)")
+		if err := parseFlags(fs, args[1:]); err != nil {
+			return exitUsage, err
+		}
+		if *cfgPath == "" {
+			return exitUsage, usageError{errors.New("-c FILE is required")}
+		}
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return exitUsage, usageError{err}
+		}
+		signer, err := app.OpenSigner(ctx, cfg)
+		if err != nil {
+			return exitProblems, err
+		}
+		pem, err := signing.MarshalPublicKeyPEM(signer.Public())
+		if err != nil {
+			return exitProblems, err
+		}
+		_, err = stdout.Write(pem)
+		return exitOK, err
+	default:
+		return exitUsage, usageError{fmt.Errorf("keys: unknown subcommand %q (want generate or public)", args[0])}
+	}
+}

@@ -1,0 +1,134 @@
+// Package app builds logkeeper's parts (store, signer, source, export job)
+// from a loaded configuration. It is the only place that knows which
+// implementation serves which configuration; cmd/logkeeper calls it and the
+// business packages never do.
+package app
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+
+	"github.com/logkeeper/logkeeper/export"
+	"github.com/logkeeper/logkeeper/export/dirsource"
+	"github.com/logkeeper/logkeeper/internal/config"
+	"github.com/logkeeper/logkeeper/internal/signing"
+	"github.com/logkeeper/logkeeper/internal/signing/signers"
+	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/internal/store/fsstore"
+	"github.com/logkeeper/logkeeper/internal/store/s3store"
+	"github.com/logkeeper/logkeeper/manifest"
+	"github.com/logkeeper/logkeeper/policies"
+)
+
+// Version is the program version, set at build time with -ldflags.
+var Version = "dev"
+
+// OpenStore opens the configured store.
+func OpenStore(ctx context.Context, c *config.Config) (store.Store, error) {
+	switch c.Store.Scheme {
+	case config.SchemeFile:
+		return fsstore.New(c.Store.Path)
+	case config.SchemeS3:
+		return s3store.New(ctx, s3store.Options{
+			Bucket:      c.Store.Bucket,
+			Prefix:      c.Store.Prefix,
+			PathStyle:   c.Store.PathStyle,
+			PartSize:    c.Store.PartSize(),
+			Concurrency: c.Store.Concurrency,
+			AllowHTTP:   c.Store.AllowHTTP,
+		})
+	default:
+		return nil, fmt.Errorf("store.url: unsupported scheme %q", c.Store.Scheme)
+	}
+}
+
+// OpenSigner opens the configured signing key.
+func OpenSigner(ctx context.Context, c *config.Config) (signing.Signer, error) {
+	s, err := signers.Open(ctx, c.Signing.Key, signers.DefaultKMSClient)
+	if err != nil {
+		return nil, fmt.Errorf("signing.key: %w", err)
+	}
+	return s, nil
+}
+
+// PublicKey returns the public key that verification trusts: the one in
+// pubkeyFile when given, otherwise the configured signing key's (for a key
+// file, FILE.pub beside it when the private key cannot be read).
+func PublicKey(ctx context.Context, c *config.Config, pubkeyFile string) (crypto.PublicKey, error) {
+	if pubkeyFile != "" {
+		pub, err := signing.LoadPublicKeyFile(pubkeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--pubkey: %w", err)
+		}
+		return pub, nil
+	}
+	if c.Signing.KeyScheme == config.KeySchemeFile {
+		if pub, err := signing.LoadPublicKeyFile(c.Signing.KeyPath + ".pub"); err == nil {
+			return pub, nil
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("signing.key: %w", err)
+		}
+	}
+	s, err := OpenSigner(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return s.Public(), nil
+}
+
+// Exporter describes this program and host for manifests.
+func Exporter() manifest.Exporter {
+	host, _ := os.Hostname()
+	e := manifest.Exporter{Name: "logkeeper", Version: Version, Host: host}
+	if u, err := user.Current(); err == nil {
+		e.User = u.Username
+	}
+	return e
+}
+
+// NewSource builds the source of a stream.
+func NewSource(s *config.Stream) (export.Source, error) {
+	switch s.Source.Type {
+	case config.SourceDir:
+		src, err := dirsource.New(s.Source.Path)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", s.Name, err)
+		}
+		return src, nil
+	default:
+		return nil, fmt.Errorf("stream %s: source type %s is not implemented yet", s.Name, s.Source.Type)
+	}
+}
+
+// NewJob builds the export job of one stream.
+func NewJob(ctx context.Context, c *config.Config, streamName string, st store.Store, signer signing.Signer, log *slog.Logger) (*export.Job, error) {
+	s, err := c.Stream(streamName)
+	if err != nil {
+		return nil, err
+	}
+	src, err := NewSource(s)
+	if err != nil {
+		return nil, err
+	}
+	j := &export.Job{
+		Stream:   s.Name,
+		Store:    st,
+		Signer:   signer,
+		Source:   src,
+		Workers:  max(c.Store.Concurrency*2, 8),
+		Exporter: Exporter(),
+		Logger:   log,
+	}
+	if c.Store.SSEKMSKeyID != "" {
+		j.Encryption = &policies.Encryption{KMSKeyID: c.Store.SSEKMSKeyID, Context: c.Store.EncryptionContext}
+	}
+	if c.Store.ObjectLock.Enabled() {
+		j.Retention = &policies.Retention{Mode: c.Store.ObjectLock.Mode, RetainDays: c.Store.ObjectLock.RetainDays}
+	}
+	return j, nil
+}
