@@ -1,0 +1,96 @@
+package s3store
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aws/smithy-go"
+
+	"github.com/logkeeper/logkeeper/internal/store"
+)
+
+// s3Error is an S3 error restated in one line for a reader. It unwraps to
+// the store sentinel that applies, if any, and to the SDK's error, so
+// errors.Is and errors.As (smithy.APIError, the HTTP status) still work.
+type s3Error struct {
+	msg  string
+	errs []error
+}
+
+func (e *s3Error) Error() string   { return e.msg }
+func (e *s3Error) Unwrap() []error { return e.errs }
+
+// request describes the call that failed, for the error text.
+type request struct {
+	fullKey     string
+	versionID   string
+	conditional bool // a create with If-None-Match: *
+	retention   bool // sent Object Lock headers
+}
+
+// apiCode returns the S3 error code and HTTP status of err (zero if none).
+func apiCode(err error) (code, message string, status int) {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		code, message = ae.ErrorCode(), ae.ErrorMessage()
+	}
+	var he interface{ HTTPStatusCode() int }
+	if errors.As(err, &he) {
+		status = he.HTTPStatusCode()
+	}
+	return code, message, status
+}
+
+const noObjectLock = "bucket %q does not have Object Lock enabled: cannot store %s with a retention (%s)"
+
+// classify maps an SDK error of a request on s's bucket to a store sentinel
+// or a one-line explanation. Other errors (network, throttling after the
+// SDK's own retries, 5xx) are returned as they are.
+func (s *Store) classify(err error, r request) error {
+	if err == nil {
+		return nil
+	}
+	code, msg, status := apiCode(err)
+	if code == "" && status == 0 {
+		return err // not an answer from the server: network, context, ...
+	}
+	wrap := func(format string, args ...any) error {
+		return &s3Error{msg: fmt.Sprintf(format, args...), errs: []error{err}}
+	}
+	detail := code
+	if msg != "" {
+		detail += ": " + msg
+	}
+	where := "s3://" + s.bucket + "/" + r.fullKey
+	switch {
+	case code == "NoSuchBucket":
+		return wrap("bucket %q does not exist (%s)", s.bucket, detail)
+	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch":
+		return wrap("the server rejected the credentials (access key or secret) for bucket %q (%s)", s.bucket, detail)
+	case code == "AccessDenied" || code == "Forbidden" || status == http.StatusForbidden:
+		return wrap("access denied to %s: the credentials lack permission on bucket %q (%s)", where, s.bucket, detail)
+	case r.retention && isObjectLockMissing(code, msg):
+		return wrap(noObjectLock, s.bucket, where, detail)
+	case r.conditional && (status == http.StatusPreconditionFailed || code == "PreconditionFailed" ||
+		status == http.StatusConflict && code == "ConditionalRequestConflict"):
+		return &s3Error{msg: fmt.Sprintf("%s: %v", where, store.ErrExists), errs: []error{store.ErrExists, err}}
+	case code == "NoSuchKey" || code == "NotFound" || code == "NoSuchVersion" ||
+		status == http.StatusNotFound && code == "": // HEAD: no body, no code
+		what := where
+		if r.versionID != "" {
+			what += " version " + r.versionID
+		}
+		return &s3Error{msg: fmt.Sprintf("%s: %v", what, store.ErrNotFound), errs: []error{store.ErrNotFound, err}}
+	}
+	return err
+}
+
+// isObjectLockMissing recognises the refusal of retention headers by a
+// bucket without Object Lock (AWS: InvalidRequest "Bucket is missing Object
+// Lock Configuration"; other servers name the configuration in the code).
+func isObjectLockMissing(code, msg string) bool {
+	c, m := strings.ToLower(code), strings.ToLower(msg)
+	return strings.Contains(c, "objectlock") || strings.Contains(m, "object lock") || strings.Contains(m, "objectlock")
+}

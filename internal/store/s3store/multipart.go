@@ -1,0 +1,238 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/logkeeper/logkeeper/internal/store"
+)
+
+// abortTimeout bounds the cleanup of a failed multipart upload, which runs
+// even when the Put's context is already cancelled.
+const abortTimeout = 30 * time.Second
+
+// partJob is one part read from the source, waiting to be sent.
+type partJob struct {
+	num int32
+	buf *buffer
+	n   int
+}
+
+// sentPart is a part the server accepted.
+type sentPart struct {
+	num      int32
+	etag     *string
+	checksum string // base64 SHA-256 of the part
+}
+
+// putMultipart uploads the object as a multipart upload. first holds the
+// first part (n bytes, more telling whether the source has more); it and
+// every later buffer go back to the pool once sent or abandoned.
+func (s *Store) putMultipart(ctx context.Context, p *putRequest, src *source, partSize int64, first *buffer, n int, more bool) (store.ObjectInfo, error) {
+	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:                    &s.bucket,
+		Key:                       &p.fullKey,
+		ChecksumAlgorithm:         types.ChecksumAlgorithmSha256,
+		ChecksumType:              types.ChecksumTypeComposite,
+		ContentType:               &p.contentType,
+		Metadata:                  p.opts.Metadata,
+		ServerSideEncryption:      p.sse.algorithm,
+		SSEKMSKeyId:               p.sse.keyID,
+		SSEKMSEncryptionContext:   p.sse.context,
+		ObjectLockMode:            p.lockMode(),
+		ObjectLockRetainUntilDate: p.lockUntil(),
+	}, s.opts()...)
+	if err != nil {
+		s.bufs.put(first)
+		return store.ObjectInfo{}, s.classify(err, p.classifyArgs())
+	}
+	uploadID := aws.ToString(created.UploadId)
+	if uploadID == "" {
+		s.bufs.put(first)
+		return store.ObjectInfo{}, errors.New("create multipart upload: server returned no upload id")
+	}
+
+	parts, err := s.sendParts(ctx, p, src, partSize, first, n, more, uploadID)
+	if err != nil {
+		return store.ObjectInfo{}, s.abort(ctx, p.fullKey, uploadID, err)
+	}
+	info, err := s.complete(ctx, p, uploadID, parts)
+	if err != nil {
+		return store.ObjectInfo{}, s.abort(ctx, p.fullKey, uploadID, err)
+	}
+	info.Size = src.n
+	info.SHA256 = hex.EncodeToString(src.sum())
+	info.PartSize = partSize
+	return info, nil
+}
+
+// sendParts reads the source part by part and has Concurrency workers
+// upload the parts. It returns when every part is sent, or at the first
+// failure once no part is in flight any more (so that an abort that follows
+// leaves nothing behind).
+func (s *Store) sendParts(ctx context.Context, p *putRequest, src *source, partSize int64, buf *buffer, n int, more bool, uploadID string) ([]sentPart, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	jobs := make(chan partJob)
+	var (
+		mu   sync.Mutex
+		sent []sentPart
+		wg   sync.WaitGroup
+	)
+	for range s.concurrency {
+		wg.Go(func() {
+			for j := range jobs {
+				part, err := s.uploadPart(ctx, p.fullKey, uploadID, j.num, j.buf.data[:j.n])
+				s.bufs.put(j.buf)
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				mu.Lock()
+				sent = append(sent, part)
+				mu.Unlock()
+			}
+		})
+	}
+
+	size := p.opts.Size
+	readErr := func() error {
+		for num := int32(1); ; num++ {
+			// buf holds part num, n bytes; more: the source has more.
+			if num > store.MaxParts {
+				s.bufs.put(buf)
+				return fmt.Errorf("object larger than %d parts of %d bytes", store.MaxParts, partSize)
+			}
+			select {
+			case jobs <- partJob{num: num, buf: buf, n: n}:
+			case <-ctx.Done():
+				s.bufs.put(buf)
+				return nil // the cause is in ctx
+			}
+			if !more {
+				return nil
+			}
+			var err error
+			if buf, err = s.bufs.get(ctx, partSize); err != nil {
+				return nil // ctx ended
+			}
+			want := partSize
+			if size >= 0 {
+				want = min(partSize, size-src.n)
+			}
+			n, more, err = src.fill(buf.data[:want])
+			if err == nil {
+				err = checkSize(src.n, more, size, !more || src.n == size)
+			}
+			if err != nil {
+				s.bufs.put(buf)
+				return err
+			}
+		}
+	}()
+	close(jobs)
+	wg.Wait()
+
+	switch {
+	case readErr != nil:
+		return nil, readErr
+	case ctx.Err() != nil:
+		return nil, context.Cause(ctx)
+	}
+	slices.SortFunc(sent, func(a, b sentPart) int { return int(a.num - b.num) })
+	return sent, nil
+}
+
+// uploadPart sends one part with the SHA-256 checksum of its bytes, which
+// the server checks before accepting it.
+func (s *Store) uploadPart(ctx context.Context, fullKey, uploadID string, num int32, data []byte) (sentPart, error) {
+	sum := sha256.Sum256(data)
+	checksum := base64.StdEncoding.EncodeToString(sum[:])
+	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket:            &s.bucket,
+		Key:               &fullKey,
+		UploadId:          &uploadID,
+		PartNumber:        aws.Int32(num),
+		Body:              bytes.NewReader(data),
+		ContentLength:     aws.Int64(int64(len(data))),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+		ChecksumSHA256:    &checksum,
+	}, s.opts(withPayloadHash(sum[:]))...)
+	if err != nil {
+		return sentPart{}, fmt.Errorf("part %d: %w", num, s.classify(err, request{fullKey: fullKey}))
+	}
+	if got := aws.ToString(out.ChecksumSHA256); got != "" && got != checksum {
+		return sentPart{}, fmt.Errorf("part %d: server reports checksum %s, but the bytes sent have %s", num, got, checksum)
+	}
+	return sentPart{num: num, etag: out.ETag, checksum: checksum}, nil
+}
+
+// complete completes the upload and checks the composite checksum the
+// server reports against the one computed from the parts sent.
+func (s *Store) complete(ctx context.Context, p *putRequest, uploadID string, parts []sentPart) (store.ObjectInfo, error) {
+	completed := make([]types.CompletedPart, len(parts))
+	sums := make([]string, len(parts))
+	for i, part := range parts {
+		if part.num != int32(i+1) {
+			return store.ObjectInfo{}, fmt.Errorf("internal error: part %d missing", i+1)
+		}
+		completed[i] = types.CompletedPart{PartNumber: aws.Int32(part.num), ETag: part.etag, ChecksumSHA256: aws.String(part.checksum)}
+		sums[i] = part.checksum
+	}
+	composite, err := store.CompositeChecksum(sums)
+	if err != nil {
+		return store.ObjectInfo{}, err
+	}
+	out, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          &s.bucket,
+		Key:             &p.fullKey,
+		UploadId:        &uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
+		IfNoneMatch:     p.ifNoneMatch(),
+	}, s.opts()...)
+	if err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("complete multipart upload: %w", s.classify(err, p.classifyArgs()))
+	}
+	info := p.info
+	info.VersionID = aws.ToString(out.VersionId)
+	// Once completed the object exists: a mismatch here cannot be undone by
+	// an abort, but the caller must not take the object for a good copy.
+	if got := aws.ToString(out.ChecksumSHA256); got != "" && got != composite {
+		return store.ObjectInfo{}, fmt.Errorf("server completed version %q with checksum %s, but the parts sent give %s", info.VersionID, got, composite)
+	}
+	info.Checksum = composite
+	info.PartChecksums = sums
+	return info, nil
+}
+
+// abort aborts a failed upload, with a fresh deadline so that it runs even
+// after ctx is cancelled, and returns cause joined with any abort error.
+func (s *Store) abort(ctx context.Context, fullKey, uploadID string, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket:   &s.bucket,
+		Key:      &fullKey,
+		UploadId: &uploadID,
+	}, s.opts()...)
+	if err == nil {
+		return cause
+	}
+	if code, _, _ := apiCode(err); code == "NoSuchUpload" {
+		return cause
+	}
+	return errors.Join(cause, fmt.Errorf("abort multipart upload %s (its parts may remain until a lifecycle rule removes them): %w", uploadID, err))
+}
