@@ -172,15 +172,15 @@ func (j *Job) Run(ctx context.Context, end time.Time) (*Result, error) {
 	}
 
 	m := &manifest.Manifest{
-		Schema:     manifest.SchemaV1,
-		RunID:      runID,
-		Window:     window,
-		StartedAt:  started,
-		Exporter:   j.Exporter,
-		Reason:     j.Reason,
-		Store:      j.Store.Describe(),
-		Source:     j.Source.Describe(),
-		Objects:    []manifest.Object{},
+		Schema:    manifest.SchemaV1,
+		RunID:     runID,
+		Window:    window,
+		StartedAt: started,
+		Exporter:  j.Exporter,
+		Reason:    j.Reason,
+		Store:     j.Store.Describe(),
+		Source:    j.Source.Describe(),
+		Objects:   []manifest.Object{},
 	}
 	for _, o := range objects {
 		if o != nil {
