@@ -90,13 +90,14 @@ type ChecksumAuthority interface {
 }
 
 type verifier struct {
-	st   store.Store
-	opts VerifyOptions
-	mu   sync.Mutex
-	rep  *Report
-	bad  map[uint64]bool // manifests with a problem of their own
-	badO map[string]bool // objects with a problem
-	read bool            // objects must be read whole
+	st        store.Store
+	opts      VerifyOptions
+	mu        sync.Mutex
+	rep       *Report
+	bad       map[uint64]bool // manifests with a problem of their own
+	badO      map[string]bool // objects with a problem
+	read      bool            // objects must be read whole
+	authority bool            // the store reports server-kept checksums
 }
 
 func (v *verifier) problem(p Problem) {
@@ -113,7 +114,9 @@ func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptio
 		opts.Concurrency = 16
 	}
 	v := &verifier{st: st, opts: opts, rep: &Report{Stream: stream, Problems: []Problem{}}, bad: map[uint64]bool{}, badO: map[string]bool{}}
-	if ca, ok := st.(ChecksumAuthority); !ok || !ca.ServerChecksums() {
+	if ca, ok := st.(ChecksumAuthority); ok && ca.ServerChecksums() {
+		v.authority = true
+	} else {
 		v.read = true
 	}
 	if opts.Deep {
@@ -317,8 +320,13 @@ func (v *verifier) checkObject(ctx context.Context, o manifest.Object) ([]Proble
 	if info.Size != o.Size {
 		add(KindObjectSize, "expected %d bytes, found %d", o.Size, info.Size)
 	}
-	if info.Checksum != "" && info.Checksum != o.Checksum.Value {
+	switch {
+	case info.Checksum != "" && info.Checksum != o.Checksum.Value:
 		add(KindObjectChecksum, "expected checksum %s, store reports %s", o.Checksum.Value, info.Checksum)
+	case info.Checksum == "" && v.authority:
+		// logkeeper always uploads with SHA-256 checksums, which the server
+		// keeps: an object without one was put there by someone else.
+		add(KindObjectChecksum, "expected checksum %s, store reports no SHA-256 checksum: the object was replaced by an upload logkeeper did not make", o.Checksum.Value)
 	}
 	probs = append(probs, checkSSE(o, info)...)
 	var read int64
