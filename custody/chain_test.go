@@ -1,0 +1,133 @@
+package custody_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logkeeper/logkeeper/custody"
+	"github.com/logkeeper/logkeeper/internal/signing"
+	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/internal/store/fsstore"
+	"github.com/logkeeper/logkeeper/manifest"
+)
+
+func signer(t *testing.T, seed byte) signing.Signer {
+	s, err := signing.NewKeySigner(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newManifest(runID string) *manifest.Manifest {
+	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	return &manifest.Manifest{
+		Schema: manifest.SchemaV1, RunID: runID,
+		Window:    manifest.Window{Start: now, End: now},
+		StartedAt: now, FinishedAt: now,
+		Exporter: manifest.Exporter{Name: "t", Version: "t", Host: "t"},
+		Store:    "test", Source: manifest.Source{Type: "dir", Location: "/x"},
+		Objects:  []manifest.Object{},
+	}
+}
+
+func appendN(t *testing.T, st store.Store, s signing.Signer, n int) {
+	for i := range n {
+		c, err := custody.Load(context.Background(), st, "s", s.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Append(context.Background(), st, s, newManifest(string(rune('a'+i))), store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Of several exporters appending to the same head, exactly one wins; the
+// others get ErrSequenceTaken and the chain does not fork.
+func TestAppendRaceNeverForks(t *testing.T) {
+	root := t.TempDir()
+	st, err := fsstore.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := signer(t, 1)
+	appendN(t, st, s, 1)
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for i := range writers {
+		c, err := custody.Load(context.Background(), st, "s", s.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = c.Append(context.Background(), st, s, newManifest("racer-"+string(rune('A'+i))), store.PutOptions{})
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, custody.ErrSequenceTaken):
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d writers appended sequence 2, want exactly 1", won)
+	}
+	rep, err := custody.Verify(context.Background(), st, "s", custody.VerifyOptions{PublicKey: s.Public()})
+	if err != nil || len(rep.Problems) != 0 || rep.Head != 2 {
+		t.Fatalf("verify after the race: %+v %v", rep, err)
+	}
+}
+
+// An exporter refuses to append to a chain that fails its checks.
+func TestLoadRefusesBrokenChain(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, root string)
+		pub    func(t *testing.T) any
+	}{
+		{"middle manifest edited", func(t *testing.T, root string) {
+			p := filepath.Join(root, filepath.FromSlash(manifest.Key("s", 2)))
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, bytes.Replace(b, []byte(`"host": "t"`), []byte(`"host": "x"`), 1), 0o644)
+		}, nil},
+		{"manifest missing", func(t *testing.T, root string) {
+			os.Remove(filepath.Join(root, filepath.FromSlash(manifest.Key("s", 1))))
+		}, nil},
+		{"head signed by another key", nil, func(t *testing.T) any { return signer(t, 2).Public() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			st, err := fsstore.New(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := signer(t, 1)
+			appendN(t, st, s, 3)
+			pub := s.Public()
+			if tc.tamper != nil {
+				tc.tamper(t, root)
+			}
+			if tc.pub != nil {
+				pub = tc.pub(t)
+			}
+			if _, err := custody.Load(context.Background(), st, "s", pub); !errors.Is(err, custody.ErrChainBroken) {
+				t.Fatalf("Load: want ErrChainBroken, got %v", err)
+			}
+		})
+	}
+}
