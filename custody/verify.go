@@ -40,6 +40,8 @@ const (
 	KindSSEMismatch        = "sse_mismatch"         // server reports other encryption than recorded
 	KindEncryptionContext  = "encryption_context_mismatch"
 	KindObjectUnreadable   = "object_unreadable" // deep: reading the object failed
+	KindChainTruncated     = "chain_truncated"   // the head is older than a checkpoint the auditor holds
+	KindChainRewritten     = "chain_rewritten"   // a manifest differs from a checkpoint the auditor holds
 )
 
 // Problem is one integrity problem found by Verify.
@@ -69,12 +71,27 @@ type VerifyOptions struct {
 	From, To uint64
 	// Concurrency is the number of objects checked at once (default 16).
 	Concurrency int
+	// Checkpoint, when set, is a (sequence, manifest SHA-256) pair the
+	// auditor recorded earlier, e.g. from a previous report's head. The
+	// chain cannot prove by itself that its newest manifests were not cut
+	// off, or that it was not rewritten and re-signed by whoever holds the
+	// key; a checkpoint kept outside the store can.
+	Checkpoint *Checkpoint
+}
+
+// Checkpoint is an external anchor: manifest Sequence had SHA256.
+type Checkpoint struct {
+	Sequence uint64
+	SHA256   string
 }
 
 // Report is the outcome of Verify.
 type Report struct {
-	Stream           string    `json:"stream"`
-	Head             uint64    `json:"head"`
+	Stream string `json:"stream"`
+	Head   uint64 `json:"head"`
+	// HeadSHA256 is the hex SHA-256 of the head manifest: with Head, a
+	// checkpoint to pass to a later verify.
+	HeadSHA256       string    `json:"head_sha256,omitempty"`
 	ManifestsChecked int       `json:"manifests_checked"`
 	ManifestsValid   int       `json:"manifests_valid"`
 	ObjectsChecked   int       `json:"objects_checked"`
@@ -150,6 +167,9 @@ func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptio
 			return nil, err
 		}
 	}
+	if err := v.checkCheckpoint(ctx, stream, head, present); err != nil {
+		return nil, err
+	}
 	for n := from; n <= to; n++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -205,6 +225,9 @@ func (v *verifier) checkManifest(ctx context.Context, stream string, n uint64, p
 		return nil, nil
 	}
 	e := &Entry{Sequence: n, Key: key, SHA256: manifest.SHA256(raw), Manifest: m}
+	if n == v.rep.Head {
+		v.rep.HeadSHA256 = e.SHA256
+	}
 	if m.Stream != stream || m.Sequence != n {
 		mark(KindManifestMisplaced, fmt.Sprintf("stored as %s sequence %d, content says %s sequence %d", stream, n, m.Stream, m.Sequence))
 	}
@@ -392,4 +415,33 @@ func checkSSE(o manifest.Object, info store.ObjectInfo) []Problem {
 		}
 	}
 	return probs
+}
+
+// checkCheckpoint compares the chain with the auditor's checkpoint.
+func (v *verifier) checkCheckpoint(ctx context.Context, stream string, head uint64, present map[uint64]bool) error {
+	cp := v.opts.Checkpoint
+	if cp == nil {
+		return nil
+	}
+	key := manifest.Key(stream, cp.Sequence)
+	if head < cp.Sequence {
+		v.problem(Problem{Kind: KindChainTruncated, Key: key, Sequence: cp.Sequence,
+			Detail: fmt.Sprintf("checkpoint is at sequence %d, but the newest manifest is %d: manifests were removed from the end", cp.Sequence, head)})
+		return nil
+	}
+	if !present[cp.Sequence] {
+		return nil // reported as manifest_missing
+	}
+	raw, err := readAll(ctx, v.st, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if got := manifest.SHA256(raw); got != cp.SHA256 {
+		v.problem(Problem{Kind: KindChainRewritten, Key: key, Sequence: cp.Sequence,
+			Detail: fmt.Sprintf("checkpoint says sha256 %s, stored manifest has %s: the chain was rewritten", cp.SHA256, got)})
+	}
+	return nil
 }
