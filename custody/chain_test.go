@@ -34,7 +34,7 @@ func newManifest(runID string) *manifest.Manifest {
 		StartedAt: now, FinishedAt: now,
 		Exporter: manifest.Exporter{Name: "t", Version: "t", Host: "t"},
 		Store:    "test", Source: manifest.Source{Type: "dir", Location: "/x"},
-		Objects:  []manifest.Object{},
+		Objects: []manifest.Object{},
 	}
 }
 
