@@ -41,6 +41,22 @@ type Chain struct {
 	// Archived maps a source file's ID to the provenance of its newest
 	// archived copy.
 	Archived map[string]manifest.Provenance
+	// Failed maps a source file's ID to its latest recorded failure, for
+	// files that no later run archived: they are owed to the archive.
+	Failed map[string]manifest.Failure
+}
+
+// record folds one manifest into what the chain knows.
+func (c *Chain) record(m *manifest.Manifest) {
+	for _, o := range m.Objects {
+		c.Archived[o.Source.ID] = o.Source
+		delete(c.Failed, o.Source.ID)
+	}
+	for _, f := range m.Failures {
+		if f.ID != "" {
+			c.Failed[f.ID] = f
+		}
+	}
 }
 
 // NeedsArchiving reports whether a source file with this provenance still needs
@@ -110,7 +126,7 @@ func fetchManifests(ctx context.Context, st store.Store, stream string, seqs []u
 // pub; together these authenticate the whole chain. Any failure wraps
 // ErrChainBroken; store errors are returned as they are.
 func Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey) (*Chain, error) {
-	c := &Chain{Stream: stream, Archived: map[string]manifest.Provenance{}}
+	c := &Chain{Stream: stream, Archived: map[string]manifest.Provenance{}, Failed: map[string]manifest.Failure{}}
 	seqs, err := listManifests(ctx, st, stream)
 	if err != nil {
 		return nil, err
@@ -139,9 +155,7 @@ func Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 		if prev != nil && (m.Previous.Key != prev.Key || m.Previous.SHA256 != prev.SHA256) {
 			return nil, fmt.Errorf("%w: %s: link to previous manifest does not match %s", ErrChainBroken, key, prev.Key)
 		}
-		for _, o := range m.Objects {
-			c.Archived[o.Source.ID] = o.Source
-		}
+		c.record(m)
 		prev = e
 	}
 	if err := checkSignature(ctx, st, prev.Key, prev.Manifest.RunID, raws[len(raws)-1], pub); err != nil {
@@ -166,6 +180,11 @@ func checkSignature(ctx context.Context, st store.Store, key, runID string, raw 
 	sb, err := readAll(ctx, st, sigKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return &signatureProblem{KindSignatureMissing, "no signature at " + sigKey}
+	}
+	if errors.Is(err, store.ErrInvalidKey) {
+		// The run id (from the manifest, which may be tampered with)
+		// makes no valid key: there can be no signature.
+		return &signatureProblem{KindSignatureMissing, fmt.Sprintf("run id %q gives no valid signature key", runID)}
 	}
 	if err != nil {
 		return err
@@ -238,8 +257,6 @@ func (c *Chain) Append(ctx context.Context, st store.Store, signer signing.Signe
 	}
 	e := &Entry{Sequence: m.Sequence, Key: key, SHA256: sum, Manifest: m}
 	c.Head = e
-	for _, o := range m.Objects {
-		c.Archived[o.Source.ID] = o.Source
-	}
+	c.record(m)
 	return e, nil
 }

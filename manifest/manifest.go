@@ -139,6 +139,9 @@ type Provenance struct {
 
 // Failure is a source file a run could not archive.
 type Failure struct {
+	// ID is the file's identity at the source (as Provenance.ID), so a
+	// later run can offer it again.
+	ID    string `json:"id,omitempty"`
 	Path  string `json:"path"`
 	Error string `json:"error"`
 }

@@ -44,7 +44,7 @@ func fixture() *Manifest {
 				Source: Provenance{ID: "big.pcap", Path: "big.pcap", Size: 12 << 20, IDs: map[string]string{"edge_id": "e1"}},
 			},
 		},
-		Failures: []Failure{{Path: "locked.log", Error: "open: permission denied"}},
+		Failures: []Failure{{ID: "locked.log", Path: "locked.log", Error: "open: permission denied"}},
 	}
 }
 
