@@ -61,25 +61,37 @@ func TestAppendRaceNeverForks(t *testing.T) {
 	s := signer(t, 1)
 	appendN(t, st, s, 1)
 	const writers = 8
-	var wg sync.WaitGroup
-	errs := make([]error, writers)
-	for i := range writers {
+	// Every writer loads the chain (head 1) before any of them appends.
+	chains := make([]*custody.Chain, writers)
+	for i := range chains {
 		c, err := custody.Load(context.Background(), st, "s", s.Public())
 		if err != nil {
 			t.Fatal(err)
 		}
+		chains[i] = c
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	entries := make([]*custody.Entry, writers)
+	start := make(chan struct{})
+	for i, c := range chains {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = c.Append(context.Background(), st, s, newManifest("racer-"+string(rune('A'+i))), store.PutOptions{})
+			<-start
+			entries[i], errs[i] = c.Append(context.Background(), st, s, newManifest("racer-"+string(rune('A'+i))), store.PutOptions{})
 		}()
 	}
+	close(start)
 	wg.Wait()
 	won := 0
-	for _, err := range errs {
+	for i, err := range errs {
 		switch {
 		case err == nil:
 			won++
+			if entries[i].Sequence != 2 {
+				t.Fatalf("winner appended sequence %d, want 2", entries[i].Sequence)
+			}
 		case !errors.Is(err, custody.ErrSequenceTaken):
 			t.Fatalf("unexpected error: %v", err)
 		}
