@@ -126,13 +126,21 @@ type Signing struct {
 	KMSKeyID string `yaml:"-"`
 }
 
-// Daemon holds the settings of the long-running scheduler.
+// Daemon holds the settings of the long-running scheduler (logkeeper run).
 type Daemon struct {
-	// GracePeriod is how long after a window closes it is exported (>= 0).
+	// GracePeriod is the shutdown grace period (>= 0): on SIGTERM or
+	// SIGINT the daemon stops scheduling and lets running exports finish
+	// for up to this long, then cancels them (a cancelled run aborts its
+	// uploads and writes no manifest; the next run redoes its work). It is
+	// not a delay before a window is exported.
 	GracePeriod time.Duration `yaml:"grace_period"`
-	// MaxBackfillWindows caps how many missed windows are caught up (>= 1).
+	// MaxBackfillWindows caps how many windows one scheduled tick of a
+	// stream archives (>= 1): after downtime the missed windows are caught
+	// up in order, this many per tick.
 	MaxBackfillWindows int `yaml:"max_backfill_windows"`
-	// LeaseTTL is the lifetime of a stream's run lease (> 0).
+	// LeaseTTL is the lifetime of a stream's run lease (> 0): a replica
+	// holds the lease while it runs the stream and renews it every third
+	// of this; another replica takes over once it has expired.
 	LeaseTTL time.Duration `yaml:"lease_ttl"`
 }
 
@@ -142,7 +150,8 @@ type Stream struct {
 	Name string `yaml:"name"`
 	// Schedule is an optional cron spec (see [ParseSchedule]).
 	Schedule string `yaml:"schedule"`
-	// Window is the length of a scheduled window (> 0).
+	// Window is the length of a scheduled window (> 0). Windows are
+	// aligned to multiples of it since the Unix epoch, in UTC.
 	Window time.Duration `yaml:"window"`
 	Source Source        `yaml:"source"`
 }
@@ -152,7 +161,10 @@ type Stream struct {
 type Source struct {
 	Type SourceType `yaml:"type"`
 
-	// Path is the absolute directory of a dir source.
+	// Path is the absolute directory of a dir source (resolved against the
+	// configuration file's folder), or, for a genesys-edge source, the log
+	// folder on the edge passed as is to the edge's log jobs (empty: the
+	// edge's default).
 	Path string `yaml:"path"`
 
 	// Region is the Genesys Cloud domain, such as mypurecloud.com. When it

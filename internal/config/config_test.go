@@ -59,6 +59,7 @@ func TestParseValidUsesEveryKey(t *testing.T) {
 		ClientID:       "client-123",
 		ClientSecret:   "s3cr3t-Zq8v",
 		Edges:          []string{"6c0fd4a0-6d3f-4e8c-9f5e-1a2b3c4d5e6f", "0e6f9a1b-2c3d-4e5f-8a9b-0c1d2e3f4a5b"},
+		Path:           "logs",
 		Query:          "*.log",
 		Recurse:        true,
 		MaxConcurrency: 4,
@@ -163,7 +164,7 @@ func TestParseValues(t *testing.T) {
 			func(c *Config) bool { return c.Store.Concurrency == 16 }},
 		{"null leaves the default", "store: {url: s3://bucket, part_size_mib: ~}\ndaemon:\n" + streams,
 			func(c *Config) bool { return c.Store.PartSizeMiB == 8 && c.Daemon.LeaseTTL == time.Minute }},
-		{"zero grace period", "store: {url: s3://bucket}\ndaemon: {grace_period: 0s}\n" + streams,
+		{"zero shutdown grace period: running exports are cancelled at once", "store: {url: s3://bucket}\ndaemon: {grace_period: 0s}\n" + streams,
 			func(c *Config) bool { return c.Daemon.GracePeriod == 0 }},
 		{"governance lock", "store: {url: s3://bucket, object_lock: {mode: GOVERNANCE, retain_days: 1}}\n" + streams,
 			func(c *Config) bool { return c.Store.ObjectLock == ObjectLock{Mode: ModeGovernance, RetainDays: 1} }},
@@ -185,6 +186,15 @@ streams:
 `, func(c *Config) bool {
 			s := c.Streams[0].Source
 			return s.Region == "mypurecloud.de" && s.APIURL == "https://api.mypurecloud.de" && s.LoginURL == "https://login.mypurecloud.de"
+		}},
+		{"genesys edge path is kept as written", "store: {url: s3://bucket}\n" + `signing: {key: 'file:///k.pem'}
+streams:
+  - name: e
+    source: {type: genesys-edge, region: mypurecloud.com, client_id: id, client_secret: s, path: logs/../edge}
+  - name: f
+    source: {type: genesys-edge, region: mypurecloud.com, client_id: id, client_secret: s}
+`, func(c *Config) bool {
+			return c.Streams[0].Source.Path == "logs/../edge" && c.Streams[1].Source.Path == ""
 		}},
 	}
 	for _, tt := range tests {

@@ -20,22 +20,23 @@
 //	  allow_http: false
 //	signing:
 //	  key: file:///ABS/key.pem    or awskms://KEY-ID-OR-ALIAS-OR-ARN (required)
-//	daemon:
-//	  grace_period: 30s
-//	  max_backfill_windows: 24
-//	  lease_ttl: 60s
+//	daemon:                       logkeeper run only
+//	  grace_period: 30s           shutdown: let running exports finish this long
+//	  max_backfill_windows: 24    windows archived per stream per tick
+//	  lease_ttl: 60s              run lease shared by replicas
 //	streams:                      at least one
 //	  - name: edge-logs           unique, ^[a-z0-9][a-z0-9._-]{0,62}$
 //	    schedule: "@hourly"       see ParseSchedule
 //	    window: 1h
 //	    source:
 //	      type: dir               dir | genesys-edge | genesys-audit
-//	      path: logs/edge         dir only; relative to the file's folder
+//	      path: logs/edge         dir: relative to the file's folder;
+//	                              genesys-edge: folder on the edge, as is
 //
 // Genesys sources take region (or api_url and login_url), client_id,
 // client_secret, query, recurse and max_concurrency (1..256, default 8);
-// genesys-edge also takes edges, genesys-audit service_name. A key that
-// does not apply to the source's type is an error.
+// genesys-edge also takes edges and path, genesys-audit service_name. A
+// key that does not apply to the source's type is an error.
 //
 // # Environment variables
 //

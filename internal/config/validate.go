@@ -330,7 +330,23 @@ func (v *validator) streams(streams []Stream) {
 		if s.Window <= 0 {
 			v.fail(p+".window", "must be positive, got %s", s.Window)
 		}
+		v.nameStream(p, s.Name)
 		v.source(p+".source", &s.Source)
+	}
+}
+
+// nameStream puts the stream's name in the problems with its schedule and
+// window, the keys an operator edits by stream name: "streams[2].window:
+// stream "audit": must be a duration ...". Positions in a list are easy to
+// miscount; the name is not.
+func (v *validator) nameStream(p, name string) {
+	if !streamName.MatchString(name) || v.expanded(p+".name") {
+		return
+	}
+	for _, err := range v.problems {
+		if fe, ok := err.(*FieldError); ok && (fe.Path == p+".schedule" || fe.Path == p+".window") {
+			fe.Msg = fmt.Sprintf("stream %q: %s", name, fe.Msg)
+		}
 	}
 }
 
@@ -360,11 +376,15 @@ func (v *validator) dirSource(p string, s *Source) {
 }
 
 func (v *validator) genesysSource(p string, s *Source) {
-	v.notUsed(p, s.Type, "path")
 	if s.Type == SourceGenesysEdge {
 		v.notUsed(p, s.Type, "service_name")
+		// The edge path is a folder on the edge, not on this machine: it
+		// is passed to Genesys as written, never resolved.
+		if strings.ContainsFunc(s.Path, isControl) {
+			v.fail(p+".path", "must not contain control characters")
+		}
 	} else {
-		v.notUsed(p, s.Type, "edges")
+		v.notUsed(p, s.Type, "edges", "path")
 	}
 
 	switch {
@@ -493,5 +513,7 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }

@@ -241,10 +241,14 @@ func TestParseErrors(t *testing.T) {
 			`streams[2].name: duplicate stream name "app", also used by streams[0] (line 8)`,
 		}},
 		{"bad cron spec", okStore + okSigning + "streams:\n  - name: app\n    schedule: '* * *'\n    source: {type: dir, path: /x}\n", []string{
-			`streams[0].schedule: invalid cron spec "* * *": expected 5 to 6 fields, found 3: [* * *] (line 7)`,
+			`streams[0].schedule: stream "app": invalid cron spec "* * *": expected 5 to 6 fields, found 3: [* * *] (line 7)`,
 		}},
 		{"window not positive", okStore + okSigning + "streams:\n  - name: app\n    window: -1h\n    source: {type: dir, path: /x}\n", []string{
-			"streams[0].window: must be positive, got -1h0m0s (line 7)",
+			`streams[0].window: stream "app": must be positive, got -1h0m0s (line 7)`,
+		}},
+		{"window not a duration", okStore + okSigning + "streams:\n  - name: app\n    source: {type: dir, path: /x}\n  - name: audit\n    window: 1 hour\n    schedule: '@every 1x'\n    source: {type: dir, path: /y}\n", []string{
+			`streams[1].window: stream "audit": must be a duration such as 30s or 1h30m, got "1 hour" (line 9)`,
+			`streams[1].schedule: stream "audit": invalid cron spec "@every 1x": failed to parse duration @every 1x: time: unknown unit "x" in duration "1x" (line 10)`,
 		}},
 		{"unknown stream key", okStore + okSigning + "streams:\n  - name: app\n    sched: '@daily'\n    source: {type: dir, path: /x}\n", []string{
 			"streams[0].sched: unknown key (line 7)",
@@ -336,10 +340,17 @@ func TestParseErrors(t *testing.T) {
       client_id: id
       client_secret: s
       edges: [e1]
+      path: /var/log
 `, []string{
-			"streams[0].source.path: not used by source type genesys-edge (line 12)",
 			"streams[0].source.service_name: not used by source type genesys-edge (line 13)",
 			"streams[1].source.edges: not used by source type genesys-audit (line 20)",
+			"streams[1].source.path: not used by source type genesys-audit (line 21)",
+		}},
+		{"genesys edge path with a control character", okStore + okSigning + `streams:
+  - name: e
+    source: {type: genesys-edge, region: mypurecloud.com, client_id: id, client_secret: s, path: "/var/log\n"}
+`, []string{
+			"streams[0].source.path: must not contain control characters (line 7)",
 		}},
 		{"genesys edges and concurrency", okStore + okSigning + `streams:
   - name: e

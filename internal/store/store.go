@@ -13,6 +13,12 @@
 //     each part and rejects corrupted data.
 //   - Conditional create: a Put with IfNotExists fails with ErrExists when the
 //     key already exists, and of several racing creators exactly one wins.
+//   - Conditional replace: a Put with IfMatch replaces the object only if its
+//     current ETag equals IfMatch; otherwise (another writer replaced it, or
+//     it does not exist) it fails with ErrPreconditionFailed and changes
+//     nothing. Of several racing replacers holding the same ETag exactly one
+//     wins. This is compare-and-swap on one key, which leases are built on;
+//     archived data never uses it.
 //   - Read-after-write: once Put returns, Head, Get and List see the object.
 //
 // All methods are safe for concurrent use. Errors wrap the sentinels below
@@ -38,6 +44,12 @@ var (
 	// ErrSizeMismatch: the reader yielded more or fewer bytes than
 	// PutOptions.Size announced (the source changed while being read).
 	ErrSizeMismatch = errors.New("source size changed while reading")
+	// ErrPreconditionFailed: a conditional replace (PutOptions.IfMatch)
+	// found another ETag, or no object at all (then the error also wraps
+	// ErrNotFound). It is distinct from ErrExists, which only a conditional
+	// create returns, so a caller can tell "someone created it" from
+	// "someone changed it". Not retriable as is: read the object again.
+	ErrPreconditionFailed = errors.New("object changed: precondition failed")
 )
 
 // Store is an object store. See the package documentation for the
@@ -75,6 +87,13 @@ type PutOptions struct {
 	Size int64
 	// IfNotExists makes the Put a conditional create (If-None-Match: *).
 	IfNotExists bool
+	// IfMatch, when not empty, makes the Put a conditional replace
+	// (If-Match): it succeeds only if the object exists and its ETag is
+	// IfMatch, as returned in ObjectInfo.ETag; otherwise it fails with
+	// ErrPreconditionFailed. It cannot be combined with IfNotExists. The
+	// filesystem store, which is otherwise write-once, replaces an object
+	// only through IfMatch.
+	IfMatch string
 	// ContentType of the object; empty means application/octet-stream.
 	ContentType string
 	// Metadata is user metadata (x-amz-meta-*). Keys are lower case.
@@ -84,6 +103,15 @@ type PutOptions struct {
 	SSE *SSE
 	// Retention, when not nil, sets an Object Lock mode and retain-until date.
 	Retention *Retention
+}
+
+// CheckConditions rejects a Put that asks for both a conditional create and
+// a conditional replace.
+func (o PutOptions) CheckConditions() error {
+	if o.IfNotExists && o.IfMatch != "" {
+		return errors.New("IfNotExists and IfMatch cannot be combined")
+	}
+	return nil
 }
 
 // GetOptions selects a version; an empty VersionID means the latest.
@@ -114,6 +142,10 @@ type ObjectInfo struct {
 	Key       string
 	VersionID string
 	Size      int64
+	// ETag identifies the object's current content and changes whenever
+	// it is replaced. It is opaque (S3 gives it in double quotes): pass it
+	// back unchanged as PutOptions.IfMatch. Put, Head, Get and List set it.
+	ETag string
 	// SHA256 is the lower-case hex SHA-256 of the whole object. Put always
 	// sets it; Head and List set it only where the backend knows it.
 	SHA256 string

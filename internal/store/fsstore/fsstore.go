@@ -9,10 +9,22 @@
 //	<root>/.logkeeper/lock                serialises creates across processes (flock)
 //
 // The store is write-once, like a WORM bucket: an object is written to a
-// temporary file, fsynced, and then linked into place, and no Put ever
-// replaces an existing object (every Put is a conditional create and fails
-// with store.ErrExists when the key is taken). Metadata is renamed into place
-// before the object is linked, so a visible object always has its metadata.
+// temporary file, fsynced, and then linked into place, and no plain Put ever
+// replaces an existing object (every Put without IfMatch is a conditional
+// create and fails with store.ErrExists when the key is taken). Metadata is
+// renamed into place before the object is linked, so a visible object
+// always has its metadata.
+//
+// The one exception is a conditional replace (PutOptions.IfMatch), which
+// leases use: under the store lock, the object is replaced only if its
+// current ETag is the one given. An ETag is "<generation>-<sha256 prefix>":
+// the generation counts the object's writes, so an ETag is never reused
+// even when the same bytes are written again. Readers take the lock shared
+// while they read an object's metadata and open its bytes, so they never
+// see the metadata of one generation with the bytes of another. (A crash
+// between the two renames of a replace leaves the new metadata beside the
+// old bytes; the next replace repairs it. Archived objects are never
+// replaced, so this concerns lease objects only.)
 package fsstore
 
 import (
@@ -74,6 +86,19 @@ type meta struct {
 	SSE         *store.SSE        `json:"sse,omitempty"`
 	Retention   *store.Retention  `json:"retention,omitempty"`
 	Created     time.Time         `json:"created"`
+	// Generation counts the writes of the key: 1 for the create, +1 for
+	// each replace. Metadata written before replaces existed has none (1).
+	Generation int64 `json:"generation,omitempty"`
+}
+
+// etag is the object's ETag: its generation and a prefix of its SHA-256.
+func (m meta) etag() string {
+	gen := max(m.Generation, 1)
+	sum := m.SHA256
+	if len(sum) > 32 {
+		sum = sum[:32]
+	}
+	return fmt.Sprintf("%d-%s", gen, sum)
 }
 
 func (s *Store) checkKey(key string) error {
@@ -108,6 +133,9 @@ func (c ctxReader) Read(p []byte) (int, error) {
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.PutOptions) (store.ObjectInfo, error) {
 	if err := s.checkKey(key); err != nil {
 		return store.ObjectInfo{}, err
+	}
+	if err := opts.CheckConditions(); err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.root, internalDir, "tmp"), "put-*")
 	if err != nil {
@@ -145,6 +173,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 	if err := ctx.Err(); err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
+	if opts.IfMatch != "" {
+		if err := s.replace(key, tmp.Name(), &m, opts.IfMatch); err != nil {
+			return store.ObjectInfo{}, err
+		}
+		return m.info(key), nil
+	}
+	m.Generation = 1
 	if err := s.create(key, tmp.Name(), m); err != nil {
 		return store.ObjectInfo{}, err
 	}
@@ -155,23 +190,88 @@ func (m meta) info(key string) store.ObjectInfo {
 	return store.ObjectInfo{
 		Key: key, Size: m.Size, SHA256: m.SHA256, Checksum: m.Checksum,
 		SSE: m.SSE, Retention: m.Retention, ContentType: m.ContentType,
-		Metadata: m.Metadata, LastModified: m.Created,
+		Metadata: m.Metadata, LastModified: m.Created, ETag: m.etag(),
 	}
+}
+
+// lock takes the store lock: exclusive (with the in-process mutex) for
+// writers, shared for readers. The returned function releases it. A
+// reader of a store that was never written to (no lock file yet) goes
+// ahead unlocked: there is nothing a writer could be replacing.
+func (s *Store) lock(exclusive bool) (unlock func(), err error) {
+	path := filepath.Join(s.root, internalDir, "lock")
+	how, flag := syscall.LOCK_SH, os.O_RDONLY
+	if exclusive {
+		how, flag = syscall.LOCK_EX, os.O_CREATE|os.O_RDWR
+		s.mu.Lock()
+	}
+	release := func() {
+		if exclusive {
+			s.mu.Unlock()
+		}
+	}
+	f, err := os.OpenFile(path, flag, 0o640)
+	if err != nil {
+		release()
+		if !exclusive && errors.Is(err, fs.ErrNotExist) {
+			return func() {}, nil
+		}
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		release()
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // released on close anyway
+		f.Close()
+		release()
+	}, nil
+}
+
+// replace moves the finished temporary file over key, under the store
+// lock, if the object's current ETag is ifMatch. It sets m's generation.
+func (s *Store) replace(key, tmpPath string, m *meta, ifMatch string) error {
+	unlock, err := s.lock(true)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	defer unlock()
+	dp := s.dataPath(key)
+	if fi, err := os.Stat(dp); errors.Is(err, fs.ErrNotExist) || (err == nil && fi.IsDir()) {
+		return fmt.Errorf("put %s: if-match %s: %w: %w", key, ifMatch, store.ErrPreconditionFailed, store.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	cur, err := s.readMeta(key)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if err != nil || cur.etag() != ifMatch {
+		return fmt.Errorf("put %s: if-match %s: %w", key, ifMatch, store.ErrPreconditionFailed)
+	}
+	m.Generation = max(cur.Generation, 1) + 1
+	mb, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := writeFileSync(s.metaPath(key), mb); err != nil {
+		return fmt.Errorf("put %s: metadata: %w", key, err)
+	}
+	if err := os.Rename(tmpPath, dp); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return syncDir(filepath.Dir(dp))
 }
 
 // create links the finished temporary file at key, under the store lock.
 func (s *Store) create(key, tmpPath string, m meta) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	lock, err := os.OpenFile(filepath.Join(s.root, internalDir, "lock"), os.O_CREATE|os.O_RDWR, 0o640)
+	unlock, err := s.lock(true)
 	if err != nil {
-		return fmt.Errorf("put %s: lock: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("put %s: lock: %w", key, err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // released on close anyway
+	defer unlock()
 
 	dp := s.dataPath(key)
 	if _, err := os.Lstat(dp); err == nil {
@@ -270,6 +370,39 @@ func (s *Store) lookup(key string, opts store.GetOptions) (fs.FileInfo, error) {
 // file truncated or grown behind the store's back shows up; the recorded
 // SHA-256 and checksum are those computed when it was written.
 func (s *Store) Head(ctx context.Context, key string, opts store.GetOptions) (store.ObjectInfo, error) {
+	info, f, err := s.read(key, opts, false)
+	if f != nil {
+		f.Close()
+	}
+	return info, err
+}
+
+// read returns the object's metadata and, when open is set, the open file,
+// both read under the shared store lock so they belong together.
+func (s *Store) read(key string, opts store.GetOptions, open bool) (store.ObjectInfo, *os.File, error) {
+	if err := s.checkKey(key); err != nil {
+		return store.ObjectInfo{}, nil, fmt.Errorf("head %w", err)
+	}
+	unlock, err := s.lock(false)
+	if err != nil {
+		return store.ObjectInfo{}, nil, fmt.Errorf("head %s: %w", key, err)
+	}
+	defer unlock()
+	info, err := s.head(key, opts)
+	if err != nil || !open {
+		return info, nil, err
+	}
+	f, err := os.Open(s.dataPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return store.ObjectInfo{}, nil, fmt.Errorf("get %s: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.ObjectInfo{}, nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	return info, f, nil
+}
+
+func (s *Store) head(key string, opts store.GetOptions) (store.ObjectInfo, error) {
 	fi, err := s.lookup(key, opts)
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("head %w", err)
@@ -289,16 +422,9 @@ func (s *Store) Head(ctx context.Context, key string, opts store.GetOptions) (st
 
 // Get opens the object.
 func (s *Store) Get(ctx context.Context, key string, opts store.GetOptions) (io.ReadCloser, store.ObjectInfo, error) {
-	info, err := s.Head(ctx, key, opts)
+	info, f, err := s.read(key, opts, true)
 	if err != nil {
 		return nil, store.ObjectInfo{}, err
-	}
-	f, err := os.Open(s.dataPath(key))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, store.ObjectInfo{}, fmt.Errorf("get %s: %w", key, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, store.ObjectInfo{}, fmt.Errorf("get %s: %w", key, err)
 	}
 	return f, info, nil
 }

@@ -2,7 +2,10 @@ package fsstore_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,5 +72,50 @@ func TestMetadataKeptBeside(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(root, ".logkeeper", "tmp"))
 	if len(entries) != 0 {
 		t.Fatalf("temporary files left behind: %d", len(entries))
+	}
+}
+
+// Readers never see the metadata (ETag, SHA-256) of one generation with
+// the bytes of another while an object is being replaced.
+func TestReplaceIsAtomicForReaders(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	body := func(i int) string { return strings.Repeat(string(rune('a'+i%26)), 100+i) }
+	info, err := s.Put(ctx, "lease/x.json", strings.NewReader(body(0)), store.PutOptions{Size: int64(len(body(0)))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		etag := info.ETag
+		for i := 1; i < 200; i++ {
+			in, err := s.Put(ctx, "lease/x.json", strings.NewReader(body(i)), store.PutOptions{Size: int64(len(body(i))), IfMatch: etag})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			etag = in.ETag
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		rc, got, err := s.Get(ctx, "lease/x.json", store.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		if hex.EncodeToString(sum[:]) != got.SHA256 || int64(len(b)) != got.Size {
+			t.Fatalf("read %d bytes with sha256 %x, but metadata says size %d sha256 %s (ETag %s)", len(b), sum, got.Size, got.SHA256, got.ETag)
+		}
 	}
 }

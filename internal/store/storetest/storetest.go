@@ -44,6 +44,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts Options) {
 		{"CancelledPutStoresNothing", testCancelledPut},
 		{"ConditionalCreate", testConditionalCreate},
 		{"ConditionalCreateRace", testConditionalRace},
+		{"ETagEverywhere", testETag},
+		{"ConditionalReplace", testConditionalReplace},
+		{"ConditionalReplaceMissing", testConditionalReplaceMissing},
+		{"ConditionalReplaceRace", testConditionalReplaceRace},
+		{"ConditionalReplaceLarge", testConditionalReplaceLarge},
 		{"NotFound", testNotFound},
 		{"ListOrderAndPrefix", testList},
 		{"InvalidKeys", testInvalidKeys},
@@ -412,5 +417,170 @@ func testVersions(t *testing.T, s store.Store, o Options) {
 	vs, err = s.Versions(ctx, "ver/missing")
 	if err != nil || len(vs) != 0 {
 		t.Fatalf("versions of a missing key = %+v, %v", vs, err)
+	}
+}
+
+// putBody stores body under key with opts (Size set from body).
+func putBody(t *testing.T, s store.Store, key, body string, opts store.PutOptions) (store.ObjectInfo, error) {
+	t.Helper()
+	opts.Size = int64(len(body))
+	return s.Put(context.Background(), key, strings.NewReader(body), opts)
+}
+
+func testETag(t *testing.T, s store.Store, o Options) {
+	ctx := context.Background()
+	info, err := putBody(t, s, "etag/obj", "hello", store.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ETag == "" {
+		t.Fatal("put returned no ETag")
+	}
+	h, err := s.Head(ctx, "etag/obj", store.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, g, err := s.Get(ctx, "etag/obj", store.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	var listed string
+	if err := s.List(ctx, "etag/", func(oi store.ObjectInfo) error { listed = oi.ETag; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if h.ETag != info.ETag || g.ETag != info.ETag || listed != info.ETag {
+		t.Fatalf("ETag: put %q, head %q, get %q, list %q: want all equal", info.ETag, h.ETag, g.ETag, listed)
+	}
+}
+
+func testConditionalReplace(t *testing.T, s store.Store, o Options) {
+	ctx := context.Background()
+	key := "lease/stream.json"
+	first, err := putBody(t, s, key, "v1", store.PutOptions{IfNotExists: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := putBody(t, s, key, "v2-longer", store.PutOptions{IfMatch: first.ETag})
+	if err != nil {
+		t.Fatalf("replace with the current ETag: %v", err)
+	}
+	if second.ETag == "" || second.ETag == first.ETag {
+		t.Fatalf("replace returned ETag %q, the replaced object had %q: want a new one", second.ETag, first.ETag)
+	}
+	if got := string(get(t, s, key)); got != "v2-longer" {
+		t.Fatalf("content after replace = %q", got)
+	}
+	if h, err := s.Head(ctx, key, store.GetOptions{}); err != nil || h.ETag != second.ETag || h.Size != 9 {
+		t.Fatalf("head after replace: %+v, %v; want ETag %q size 9", h, err, second.ETag)
+	}
+	// The old ETag no longer matches: the replace is refused, nothing changes.
+	_, err = putBody(t, s, key, "v3", store.PutOptions{IfMatch: first.ETag})
+	if !errors.Is(err, store.ErrPreconditionFailed) || errors.Is(err, store.ErrExists) {
+		t.Fatalf("replace with a stale ETag: want ErrPreconditionFailed (not ErrExists), got %v", err)
+	}
+	if got := string(get(t, s, key)); got != "v2-longer" {
+		t.Fatalf("content after a refused replace = %q", got)
+	}
+	// The same bytes written again still get a new ETag on a store that
+	// counts generations; on S3 the ETag is the content's MD5, so callers
+	// (leases) must always write something new. Either way the ETag after
+	// the write matches the object.
+	third, err := putBody(t, s, key, "v2-longer", store.PutOptions{IfMatch: second.ETag})
+	if err != nil {
+		t.Fatalf("replace with identical bytes: %v", err)
+	}
+	if h, err := s.Head(ctx, key, store.GetOptions{}); err != nil || h.ETag != third.ETag {
+		t.Fatalf("head after identical replace: %+v, %v; want ETag %q", h, err, third.ETag)
+	}
+	// A plain Put still never overwrites on a write-once store, and a
+	// conditional create still refuses.
+	if _, err := putBody(t, s, key, "v4", store.PutOptions{IfNotExists: true}); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("conditional create over a replaced object: want ErrExists, got %v", err)
+	}
+	// IfMatch and IfNotExists together are refused before anything is sent.
+	if _, err := putBody(t, s, key, "v5", store.PutOptions{IfMatch: third.ETag, IfNotExists: true}); err == nil {
+		t.Fatal("IfMatch with IfNotExists: no error")
+	}
+	if got := string(get(t, s, key)); got != "v2-longer" {
+		t.Fatalf("content after refused puts = %q", got)
+	}
+}
+
+func testConditionalReplaceMissing(t *testing.T, s store.Store, o Options) {
+	_, err := putBody(t, s, "lease/missing.json", "x", store.PutOptions{IfMatch: "\"0123456789abcdef0123456789abcdef\""})
+	if !errors.Is(err, store.ErrPreconditionFailed) || !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("replace of a missing key: want ErrPreconditionFailed and ErrNotFound, got %v", err)
+	}
+	mustAbsent(t, s, "lease/missing.json")
+}
+
+func testConditionalReplaceRace(t *testing.T, s store.Store, o Options) {
+	ctx := context.Background()
+	key := "race/lease.json"
+	base, err := putBody(t, s, key, "base", store.PutOptions{IfNotExists: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	infos := make([]store.ObjectInfo, writers)
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Go(func() {
+			<-start
+			body := fmt.Sprintf("replacer-%d", i)
+			infos[i], errs[i] = s.Put(ctx, key, strings.NewReader(body), store.PutOptions{Size: int64(len(body)), IfMatch: base.ETag})
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner >= 0 {
+				t.Fatalf("replacers %d and %d both won with ETag %q", winner, i, base.ETag)
+			}
+			winner = i
+		case errors.Is(err, store.ErrPreconditionFailed):
+		default:
+			t.Fatalf("replacer %d: unexpected error %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no replacer won")
+	}
+	if got, want := string(get(t, s, key)), fmt.Sprintf("replacer-%d", winner); got != want {
+		t.Fatalf("stored %q, but the winner was %q", got, want)
+	}
+	if h, err := s.Head(ctx, key, store.GetOptions{}); err != nil || h.ETag != infos[winner].ETag {
+		t.Fatalf("head after the race: %+v, %v; want the winner's ETag %q", h, err, infos[winner].ETag)
+	}
+}
+
+// testConditionalReplaceLarge replaces an object with one large enough to
+// go up in parts: the condition holds for multipart uploads too.
+func testConditionalReplaceLarge(t *testing.T, s store.Store, o Options) {
+	key := "lease/large"
+	first, err := putBody(t, s, key, "small", store.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randBytes(int(o.PartSize)+100, 9)
+	ctx := context.Background()
+	if _, err := s.Put(ctx, key, bytes.NewReader(data), store.PutOptions{Size: int64(len(data)), IfMatch: "\"ffffffffffffffffffffffffffffffff\""}); !errors.Is(err, store.ErrPreconditionFailed) {
+		t.Fatalf("large replace with a wrong ETag: want ErrPreconditionFailed, got %v", err)
+	}
+	if got := string(get(t, s, key)); got != "small" {
+		t.Fatalf("content after a refused large replace = %q", got)
+	}
+	info, err := s.Put(ctx, key, bytes.NewReader(data), store.PutOptions{Size: int64(len(data)), IfMatch: first.ETag})
+	if err != nil {
+		t.Fatalf("large replace with the current ETag: %v", err)
+	}
+	if got := get(t, s, key); !bytes.Equal(got, data) || info.SHA256 != sumHex(data) {
+		t.Fatalf("content after a large replace differs (%d bytes)", len(got))
 	}
 }

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/logkeeper/logkeeper/internal/config"
+	"github.com/logkeeper/logkeeper/internal/daemon"
+	"github.com/logkeeper/logkeeper/internal/signing"
+)
+
+// cmdConfig runs `config check`: every problem of the configuration, one
+// per line with its key path; exit 0 when there is none, 2 otherwise.
+func cmdConfig(args []string, stdout, stderr io.Writer) (int, error) {
+	if len(args) == 0 || args[0] != "check" {
+		return exitUsage, usageError{errors.New("config: want check")}
+	}
+	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "configuration `file` (YAML)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return exitUsage, err
+	}
+	if *cfgPath == "" {
+		return exitUsage, usageError{errors.New("-c FILE is required")}
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err == nil {
+		err = cfg.CheckLocal()
+		if err == nil && cfg.Signing.KeyScheme == config.KeySchemeFile {
+			if _, kerr := signing.LoadKeyFile(cfg.Signing.KeyPath); kerr != nil {
+				err = &config.FieldError{Path: "signing.key", Msg: kerr.Error()}
+			}
+		}
+	}
+	problems := daemon.Problems(err)
+	for _, p := range problems {
+		fmt.Fprintln(stdout, p)
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stdout, "%s: %d problems\n", *cfgPath, len(problems))
+		return exitUsage, nil
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d streams)\n", *cfgPath, len(cfg.Streams))
+	return exitOK, nil
+}

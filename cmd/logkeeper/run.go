@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/logkeeper/logkeeper/internal/app"
+	"github.com/logkeeper/logkeeper/internal/config"
+	"github.com/logkeeper/logkeeper/internal/daemon"
+	"github.com/logkeeper/logkeeper/internal/metrics"
+	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/policies"
+)
+
+// cmdRun wires the daemon: logger, metrics, configuration loader, signals
+// and the HTTP listener. The scheduling is in package daemon.
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "configuration `file` (YAML)")
+	listen := fs.String("listen", "", "serve /healthz, /readyz and /metrics on this `address` (loopback only unless --listen-remote); off when empty")
+	listenRemote := fs.Bool("listen-remote", false, "allow a --listen address that is not on loopback (e.g. 0.0.0.0:9090 in a container)")
+	once := fs.Bool("once", false, "run one tick of every stream (catching up at most daemon.max_backfill_windows windows each) and exit")
+	verifyEvery := fs.Duration("verify-every", 0, "verify every stream's chain this often and report problems in the metrics (0: never)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := parseFlags(fs, args); err != nil {
+		return exitUsage, err
+	}
+	if *cfgPath == "" {
+		return exitUsage, usageError{errors.New("-c FILE is required")}
+	}
+	if *listen != "" {
+		if err := daemon.CheckListen(*listen, *listenRemote); err != nil {
+			return exitUsage, usageError{err}
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return exitUsage, usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	m := metrics.New()
+
+	load := func(ctx context.Context) (*daemon.Setup, error) {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return nil, err
+		}
+		return buildSetup(ctx, cfg, log, m)
+	}
+	d, err := daemon.New(ctx, daemon.Options{Load: load, Logger: log, Metrics: m, VerifyEvery: *verifyEvery})
+	if err != nil {
+		return exitUsage, usageError{err}
+	}
+
+	if *listen != "" {
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return exitUsage, usageError{fmt.Errorf("--listen: %w", err)}
+		}
+		srv := &http.Server{Handler: d.Handler(m), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("http server stopped", "err", err.Error())
+			}
+		}()
+		log.Info("http server listening", "addr", ln.Addr().String())
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(sctx) //nolint:errcheck // exiting anyway
+		}()
+	}
+
+	if *once {
+		if err := d.RunOnce(ctx); err != nil {
+			return exitProblems, err
+		}
+		return exitOK, nil
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{})
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	if err := d.Run(ctx, reload); err != nil {
+		return exitProblems, err
+	}
+	return exitOK, nil
+}
+
+// buildSetup opens the store and signer of cfg and builds a job per stream.
+func buildSetup(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*daemon.Setup, error) {
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := app.OpenSigner(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &daemon.Setup{
+		Store:       st,
+		PublicKey:   signer.Public(),
+		MaxBackfill: cfg.Daemon.MaxBackfillWindows,
+		LeaseTTL:    cfg.Daemon.LeaseTTL,
+		GracePeriod: cfg.Daemon.GracePeriod,
+	}
+	if cfg.Store.SSEKMSKeyID != "" {
+		enc := policies.Encryption{KMSKeyID: cfg.Store.SSEKMSKeyID, Context: cfg.Store.EncryptionContext}
+		s.LeasePutOptions = func(key, token string) store.PutOptions {
+			return store.PutOptions{SSE: &store.SSE{Algorithm: "aws:kms", KMSKeyID: enc.KMSKeyID,
+				Context: enc.ContextFor(streamOfLease(key), token, key, st.Describe())}}
+		}
+	}
+	var errs []error
+	for i := range cfg.Streams {
+		sc := &cfg.Streams[i]
+		job, err := app.NewJob(ctx, cfg, sc.Name, st, signer, log)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if r, ok := job.Source.(metrics.SourceReporting); ok {
+			r.ReportTo(m.Source(sc.Name))
+		}
+		ds := daemon.Stream{Name: sc.Name, Spec: sc.Schedule, Window: sc.Window, Run: daemon.JobRunner(job)}
+		if sc.Schedule != "" {
+			if ds.Schedule, err = config.ParseSchedule(sc.Schedule); err != nil {
+				errs = append(errs, fmt.Errorf("streams[%d].schedule: %w", i, err))
+			}
+		}
+		s.Streams = append(s.Streams, ds)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// streamOfLease returns the stream name of a lease key, for its
+// encryption context.
+func streamOfLease(key string) string {
+	name := key[len("_leases/"):]
+	return name[:len(name)-len(".json")]
+}
