@@ -15,6 +15,7 @@ import (
 
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/export/dirsource"
+	"github.com/logkeeper/logkeeper/export/genesys"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/signing"
 	"github.com/logkeeper/logkeeper/internal/signing/signers"
@@ -96,6 +97,36 @@ func NewSource(s *config.Stream) (export.Source, error) {
 	switch s.Source.Type {
 	case config.SourceDir:
 		src, err := dirsource.New(s.Source.Path)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", s.Name, err)
+		}
+		return src, nil
+	case config.SourceGenesysEdge:
+		c, err := genesys.NewClient(genesys.Config{
+			Region: s.Source.Region, APIURL: s.Source.APIURL, LoginURL: s.Source.LoginURL,
+			ClientID: s.Source.ClientID, ClientSecret: genesys.Secret(s.Source.ClientSecret.Reveal()),
+			MaxConcurrency: s.Source.MaxConcurrency, Logger: slog.Default().With("stream", s.Name),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", s.Name, err)
+		}
+		src, err := genesys.NewEdgeSource(c, genesys.EdgeOptions{
+			Edges: s.Source.Edges, Path: s.Source.Path, Query: s.Source.Query, Recurse: s.Source.Recurse,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", s.Name, err)
+		}
+		return src, nil
+	case config.SourceGenesysAudit:
+		c, err := genesys.NewClient(genesys.Config{
+			Region: s.Source.Region, APIURL: s.Source.APIURL, LoginURL: s.Source.LoginURL,
+			ClientID: s.Source.ClientID, ClientSecret: genesys.Secret(s.Source.ClientSecret.Reveal()),
+			MaxConcurrency: s.Source.MaxConcurrency, Logger: slog.Default().With("stream", s.Name),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", s.Name, err)
+		}
+		src, err := genesys.NewAuditSource(c, genesys.AuditOptions{ServiceName: s.Source.ServiceName, Query: s.Source.Query})
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: %w", s.Name, err)
 		}

@@ -1,0 +1,249 @@
+package genesys_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logkeeper/logkeeper/export/genesys"
+	"github.com/logkeeper/logkeeper/export/genesys/sim"
+	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/manifest"
+)
+
+// auditStart is when the simulated audit trail begins: one record every
+// 10 minutes for two days.
+var auditStart = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+
+func auditSim() sim.Config {
+	return sim.Config{Seed: 11, AuditRecords: sim.GenerateAuditRecords(11, 288, auditStart, 10*time.Minute), AuditDelay: 30 * time.Millisecond}
+}
+
+func fastAudit(o genesys.AuditOptions) genesys.AuditOptions {
+	if o.PollInterval == 0 {
+		o.PollInterval = 5 * time.Millisecond
+	}
+	if o.QueryTimeout == 0 {
+		o.QueryTimeout = 5 * time.Second
+	}
+	if o.MaxLookback == 0 {
+		o.MaxLookback = 365 * 24 * time.Hour
+	}
+	return o
+}
+
+// expectedAudit returns the JSON lines of the records in [start, end) that
+// match.
+func expectedAudit(recs []sim.AuditRecord, start, end time.Time, keep func(sim.AuditRecord) bool) []string {
+	var lines []string
+	for _, r := range recs {
+		if !r.EventDate.Before(start) && r.EventDate.Before(end) && keep(r) {
+			lines = append(lines, string(r.JSON()))
+		}
+	}
+	return lines
+}
+
+func readLines(t *testing.T, a *archive, o manifest.Object) []string {
+	t.Helper()
+	rc, _, err := a.st.Get(context.Background(), o.Key, store.GetOptions{VersionID: o.VersionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var lines []string
+	sc := bufio.NewScanner(rc)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return lines
+}
+
+// TestAuditSourceArchivesEachWindowOnce: each run archives its window's
+// records, filtered, as one JSON Lines object; windows meet and the chain
+// verifies.
+func TestAuditSourceArchivesEachWindowOnce(t *testing.T) {
+	cfg := auditSim()
+	h := newHarness(t, cfg, nil)
+	src, err := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{ServiceName: "Architect", Query: "Action=Publish", PageSize: 3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newArchive(t, "audit")
+	keep := func(r sim.AuditRecord) bool { return r.ServiceName == "Architect" && r.Action == "Publish" }
+	ends := []time.Time{auditStart.Add(24 * time.Hour), auditStart.Add(30 * time.Hour), auditStart.Add(30 * time.Hour), auditStart.Add(72 * time.Hour)}
+	prev := time.Unix(0, 0).UTC()
+	total := 0
+	for i, end := range ends {
+		res, err := a.run(src, end)
+		if err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		want := expectedAudit(cfg.AuditRecords, prev, end, keep)
+		if end.Equal(prev) {
+			if res.Files != 0 {
+				t.Fatalf("run %d: an empty window archived %d files", i, res.Files)
+			}
+			continue
+		}
+		if res.Files != 1 {
+			t.Fatalf("run %d: %d files, want 1", i, res.Files)
+		}
+		o := res.Manifest.Objects[0]
+		if got := readLines(t, a, o); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("run %d: archived %d lines, want the %d matching records", i, len(got), len(want))
+		}
+		ids := o.Source.IDs
+		if ids[genesys.IDRecords] != strconv.Itoa(len(want)) || ids[genesys.IDQuery] == "" || ids[genesys.IDServiceName] != "Architect" ||
+			ids[genesys.IDFilters] != "Action=Publish" || ids[genesys.IDCorrelation] == "" || ids[genesys.IDOrg] == "" {
+			t.Fatalf("run %d: provenance %v", i, ids)
+		}
+		if o.Source.ID != "audit/"+prev.Format("2006-01-02T15:04:05.000Z07:00")+"/"+end.Format("2006-01-02T15:04:05.000Z07:00") {
+			t.Fatalf("run %d: ID %q", i, o.Source.ID)
+		}
+		total += len(want)
+		prev = end
+	}
+	if total == 0 {
+		t.Fatal("no records matched at all: the test proves nothing")
+	}
+	a.verify()
+}
+
+// TestAuditSourceEmptyWindow: a window without records is archived as an
+// empty object, attesting the absence.
+func TestAuditSourceEmptyWindow(t *testing.T) {
+	h := newHarness(t, auditSim(), nil)
+	src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{}))
+	a := newArchive(t, "audit")
+	res, err := a.run(src, auditStart.Add(-time.Hour))
+	if err != nil || res.Files != 1 || res.Bytes != 0 || res.Manifest.Objects[0].Source.IDs[genesys.IDRecords] != "0" {
+		t.Fatalf("run: %+v, %v", res, err)
+	}
+	a.verify()
+}
+
+// TestAuditSourceLookback: a window longer than MaxLookback is cut, and
+// the file says so.
+func TestAuditSourceLookback(t *testing.T) {
+	cfg := auditSim()
+	h := newHarness(t, cfg, nil)
+	src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{MaxLookback: 12 * time.Hour}))
+	end := auditStart.Add(48 * time.Hour)
+	files, err := src.List(context.Background(), manifest.Window{Start: time.Unix(0, 0), End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := files[0].IDs
+	want := expectedAudit(cfg.AuditRecords, end.Add(-12*time.Hour), end, func(sim.AuditRecord) bool { return true })
+	if ids[genesys.IDWindowClamped] != "true" || ids[genesys.IDRecords] != strconv.Itoa(len(want)) ||
+		!strings.HasPrefix(ids[genesys.IDInterval], end.Add(-12*time.Hour).Format("2006-01-02T15:04:05.000Z")) {
+		t.Fatalf("ids %v, want the last 12 h (%d records)", ids, len(want))
+	}
+	rc, err := src.Open(context.Background(), files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || int64(len(data)) != files[0].Size {
+		t.Fatalf("read %d bytes, %v; listed %d", len(data), err, files[0].Size)
+	}
+}
+
+// TestAuditSourceFailures: a failed, stuck or forbidden query fails the
+// run with no manifest.
+func TestAuditSourceFailures(t *testing.T) {
+	tests := []struct {
+		name     string
+		cfg      func(*sim.Config)
+		o        genesys.AuditOptions
+		wantErr  error
+		wantText string
+	}{
+		{"query failed", func(c *sim.Config) { c.AuditState = "Failed" }, genesys.AuditOptions{}, genesys.ErrFailed, "state Failed"},
+		{"query cancelled", func(c *sim.Config) { c.AuditState = "Cancelled" }, genesys.AuditOptions{}, genesys.ErrFailed, "state Cancelled"},
+		{"query never done", func(c *sim.Config) { c.AuditDelay = time.Hour }, genesys.AuditOptions{QueryTimeout: 50 * time.Millisecond}, genesys.ErrTimeout, "audit query (query "},
+		{"missing permission", func(c *sim.Config) { c.Permissions = []string{sim.PermTelephony} }, genesys.AuditOptions{}, genesys.ErrPermission, "audits:audit:view"},
+		{"unknown filter property", nil, genesys.AuditOptions{Query: "Colour=Blue"}, genesys.ErrRejected, "unknown filter property"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := auditSim()
+			if tt.cfg != nil {
+				tt.cfg(&cfg)
+			}
+			h := newHarness(t, cfg, nil)
+			src, err := genesys.NewAuditSource(h.client, fastAudit(tt.o))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newArchive(t, "audit")
+			res, err := a.run(src, auditStart.Add(24*time.Hour))
+			if res != nil || !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.wantText) {
+				t.Fatalf("run: %+v, %v; want an error wrapping %v saying %q", res, err, tt.wantErr, tt.wantText)
+			}
+			if n := a.manifests(); n != 0 {
+				t.Fatalf("%d manifests", n)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// TestAuditSourceChangedResults: results that differ between listing and
+// reading fail the read, so the file is recorded as failed rather than
+// archived with a wrong record count.
+func TestAuditSourceChangedResults(t *testing.T) {
+	h := newHarness(t, auditSim(), nil)
+	src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{}))
+	files, err := src.List(context.Background(), manifest.Window{Start: auditStart, End: auditStart.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := files[0]
+	f.IDs = map[string]string{genesys.IDQuery: f.IDs[genesys.IDQuery], genesys.IDRecords: "5"}
+	rc, err := src.Open(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(rc); !errors.Is(err, genesys.ErrMalformed) {
+		t.Fatalf("read: %v, want ErrMalformed", err)
+	}
+}
+
+func TestParseAuditFilters(t *testing.T) {
+	tests := []struct {
+		q       string
+		want    []genesys.AuditFilter
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"Action=Delete", []genesys.AuditFilter{{Property: "Action", Value: "Delete"}}, false},
+		{"Action=Delete&EntityType=Flow", []genesys.AuditFilter{{Property: "Action", Value: "Delete"}, {Property: "EntityType", Value: "Flow"}}, false},
+		{"EntityId=a%26b", []genesys.AuditFilter{{Property: "EntityId", Value: "a&b"}}, false},
+		{"Action", nil, true},
+		{"Action=", nil, true},
+		{"=x", nil, true},
+		{"a=%zz", nil, true},
+		{"Action=Delete&", nil, true},
+	}
+	for _, tt := range tests {
+		got, err := genesys.ParseAuditFilters(tt.q)
+		if (err != nil) != tt.wantErr || len(got) != len(tt.want) {
+			t.Errorf("ParseAuditFilters(%q) = %v, %v", tt.q, got, err)
+			continue
+		}
+		for i := range got {
+			if got[i] != tt.want[i] {
+				t.Errorf("ParseAuditFilters(%q) = %v", tt.q, got)
+			}
+		}
+	}
+}
