@@ -132,9 +132,10 @@ func buildSetup(ctx context.Context, cfg *config.Config, log *slog.Logger, m *me
 		}
 	}
 	var errs []error
+	clients := &app.Clients{} // streams on one Genesys org share a token
 	for i := range cfg.Streams {
 		sc := &cfg.Streams[i]
-		job, err := app.NewJob(ctx, cfg, sc.Name, st, signer, log)
+		job, err := app.NewJob(ctx, cfg, sc.Name, st, signer, clients, log)
 		if err != nil {
 			errs = append(errs, err)
 			continue

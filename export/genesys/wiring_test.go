@@ -47,13 +47,17 @@ streams:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One process, one organization: both streams share one client, so
+	// one token (the harness's own client has not requested any).
+	clients := &app.Clients{}
+	tokensBefore := len(h.sim.IssuedTokens())
 	for _, tc := range []struct {
 		stream string
 		files  int
 	}{{"edge-logs", 3}, {"audit", 1}} {
 		t.Run(tc.stream, func(t *testing.T) {
 			a := newArchive(t, tc.stream)
-			job, err := app.NewJob(context.Background(), c, tc.stream, a.st, a.signer, slog.New(slog.DiscardHandler))
+			job, err := app.NewJob(context.Background(), c, tc.stream, a.st, a.signer, clients, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,5 +72,8 @@ streams:
 				t.Fatalf("verify: %+v, %v", rep, err)
 			}
 		})
+	}
+	if n := len(h.sim.IssuedTokens()) - tokensBefore; n != 1 {
+		t.Fatalf("two streams of one organization requested %d tokens, want 1 shared", n)
 	}
 }

@@ -7,11 +7,15 @@ package app
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/user"
+	"strings"
+	"sync"
 
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/export/dirsource"
@@ -92,57 +96,90 @@ func Exporter() manifest.Exporter {
 	return e
 }
 
-// NewSource builds the source of a stream.
-func NewSource(s *config.Stream) (export.Source, error) {
+// Clients shares Genesys API clients between the streams of one process,
+// so that streams on the same organization and OAuth client share one
+// cached token and one pacing state instead of each requesting its own.
+// The zero value is ready to use; it is safe for concurrent use.
+type Clients struct {
+	mu      sync.Mutex
+	genesys map[string]*genesys.Client
+}
+
+// genesysClient returns the shared client for a stream's source.
+func (cs *Clients) genesysClient(s *config.Stream, log *slog.Logger) (*genesys.Client, error) {
+	cfg := genesys.Config{
+		Region: s.Source.Region, APIURL: s.Source.APIURL, LoginURL: s.Source.LoginURL,
+		ClientID: s.Source.ClientID, ClientSecret: genesys.Secret(s.Source.ClientSecret.Reveal()),
+		MaxConcurrency: s.Source.MaxConcurrency, Logger: log,
+	}
+	if cs == nil {
+		return genesys.NewClient(cfg)
+	}
+	// The secret is part of the identity: a changed secret gets a new client.
+	sum := sha256.Sum256([]byte(s.Source.ClientSecret.Reveal()))
+	key := strings.Join([]string{s.Source.Region, s.Source.APIURL, s.Source.LoginURL, s.Source.ClientID, hex.EncodeToString(sum[:])}, "\x00")
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if c, ok := cs.genesys[key]; ok {
+		return c, nil
+	}
+	c, err := genesys.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cs.genesys == nil {
+		cs.genesys = map[string]*genesys.Client{}
+	}
+	cs.genesys[key] = c
+	return c, nil
+}
+
+// NewSource builds the source of a stream. clients may be nil (a client of
+// its own); log receives the source's log lines.
+func NewSource(s *config.Stream, clients *Clients, log *slog.Logger) (export.Source, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	var (
+		src export.Source
+		err error
+	)
 	switch s.Source.Type {
 	case config.SourceDir:
-		src, err := dirsource.New(s.Source.Path)
+		src, err = dirsource.New(s.Source.Path)
+	case config.SourceGenesysEdge, config.SourceGenesysAudit:
+		var c *genesys.Client
+		c, err = clients.genesysClient(s, log)
 		if err != nil {
-			return nil, fmt.Errorf("stream %s: %w", s.Name, err)
+			break
 		}
-		return src, nil
-	case config.SourceGenesysEdge:
-		c, err := genesys.NewClient(genesys.Config{
-			Region: s.Source.Region, APIURL: s.Source.APIURL, LoginURL: s.Source.LoginURL,
-			ClientID: s.Source.ClientID, ClientSecret: genesys.Secret(s.Source.ClientSecret.Reveal()),
-			MaxConcurrency: s.Source.MaxConcurrency, Logger: slog.Default().With("stream", s.Name),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("stream %s: %w", s.Name, err)
+		if s.Source.Type == config.SourceGenesysEdge {
+			src, err = genesys.NewEdgeSource(c, genesys.EdgeOptions{
+				Edges: s.Source.Edges, Path: s.Source.Path, Query: s.Source.Query, Recurse: s.Source.Recurse,
+			})
+		} else {
+			src, err = genesys.NewAuditSource(c, genesys.AuditOptions{ServiceName: s.Source.ServiceName, Query: s.Source.Query})
 		}
-		src, err := genesys.NewEdgeSource(c, genesys.EdgeOptions{
-			Edges: s.Source.Edges, Path: s.Source.Path, Query: s.Source.Query, Recurse: s.Source.Recurse,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("stream %s: %w", s.Name, err)
-		}
-		return src, nil
-	case config.SourceGenesysAudit:
-		c, err := genesys.NewClient(genesys.Config{
-			Region: s.Source.Region, APIURL: s.Source.APIURL, LoginURL: s.Source.LoginURL,
-			ClientID: s.Source.ClientID, ClientSecret: genesys.Secret(s.Source.ClientSecret.Reveal()),
-			MaxConcurrency: s.Source.MaxConcurrency, Logger: slog.Default().With("stream", s.Name),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("stream %s: %w", s.Name, err)
-		}
-		src, err := genesys.NewAuditSource(c, genesys.AuditOptions{ServiceName: s.Source.ServiceName, Query: s.Source.Query})
-		if err != nil {
-			return nil, fmt.Errorf("stream %s: %w", s.Name, err)
-		}
-		return src, nil
 	default:
-		return nil, fmt.Errorf("stream %s: source type %s is not implemented yet", s.Name, s.Source.Type)
+		err = fmt.Errorf("source type %s is not supported", s.Source.Type)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", s.Name, err)
+	}
+	return src, nil
 }
 
 // NewJob builds the export job of one stream.
-func NewJob(ctx context.Context, c *config.Config, streamName string, st store.Store, signer signing.Signer, log *slog.Logger) (*export.Job, error) {
+// clients may be nil.
+func NewJob(ctx context.Context, c *config.Config, streamName string, st store.Store, signer signing.Signer, clients *Clients, log *slog.Logger) (*export.Job, error) {
 	s, err := c.Stream(streamName)
 	if err != nil {
 		return nil, err
 	}
-	src, err := NewSource(s)
+	if log == nil {
+		log = slog.Default()
+	}
+	src, err := NewSource(s, clients, log.With("stream", s.Name))
 	if err != nil {
 		return nil, err
 	}
