@@ -34,3 +34,15 @@ type Source interface {
 	// recorded as failures of that file.
 	Open(ctx context.Context, f File) (io.ReadCloser, error)
 }
+
+// Retrier is implemented by sources whose files are offered for one window
+// only (an audit query per window): once the window has passed, List never
+// offers a file again, so a file that failed would be lost. Run hands such a
+// source the failures recorded in earlier manifests whose files no later run
+// archived, and archives what Retry returns along with the new window.
+type Retrier interface {
+	// Retry returns the files to try again for these failures (in order).
+	// A failure it does not recognise is left out; an error fails the run
+	// before anything is stored, as a List error does.
+	Retry(ctx context.Context, failed []manifest.Failure) ([]File, error)
+}

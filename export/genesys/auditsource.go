@@ -306,3 +306,33 @@ func (r *auditReader) next() error {
 }
 
 func (r *auditReader) Close() error { return nil }
+
+// Retry lists again the windows whose audit file an earlier run failed to
+// archive: a window is queried once, when it is the run's window, so
+// without this a failed window would never be offered again.
+func (s *AuditSource) Retry(ctx context.Context, failed []manifest.Failure) ([]export.File, error) {
+	var files []export.File
+	for _, f := range failed {
+		rest, ok := strings.CutPrefix(f.ID, "audit/")
+		if !ok {
+			continue
+		}
+		startS, endS, ok := strings.Cut(rest, "/")
+		if !ok {
+			continue
+		}
+		start, err1 := time.Parse(intervalLayout, startS)
+		end, err2 := time.Parse(intervalLayout, endS)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		fs, err := s.List(ctx, manifest.Window{Start: start, End: end})
+		if err != nil {
+			return nil, fmt.Errorf("retry audit window %s: %w", rest, err)
+		}
+		files = append(files, fs...)
+	}
+	return files, nil
+}
+
+var _ export.Retrier = (*AuditSource)(nil)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/export/genesys"
 	"github.com/logkeeper/logkeeper/export/genesys/sim"
 	"github.com/logkeeper/logkeeper/internal/store"
@@ -246,4 +247,59 @@ func TestParseAuditFilters(t *testing.T) {
 			}
 		}
 	}
+}
+
+// failOnce fails the first Open of one file; Retry is the audit source's.
+type failOnce struct {
+	*genesys.AuditSource
+	id     string
+	failed bool
+}
+
+func (f *failOnce) Open(ctx context.Context, file export.File) (io.ReadCloser, error) {
+	if file.ID == f.id && !f.failed {
+		f.failed = true
+		return nil, errors.New("injected: download interrupted")
+	}
+	return f.AuditSource.Open(ctx, file)
+}
+
+// TestAuditSourceRetriesFailedWindow: a window whose file failed is queried
+// again by the next run (a later window's run would never list it), so no
+// window of the audit trail is lost.
+func TestAuditSourceRetriesFailedWindow(t *testing.T) {
+	cfg := auditSim()
+	h := newHarness(t, cfg, nil)
+	inner, err := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Unix(0, 0).UTC()
+	end1, end2 := auditStart.Add(24*time.Hour), auditStart.Add(30*time.Hour)
+	layout := "2006-01-02T15:04:05.000Z07:00"
+	src := &failOnce{AuditSource: inner, id: "audit/" + epoch.Format(layout) + "/" + end1.Format(layout)}
+	a := newArchive(t, "audit")
+
+	res, err := a.run(src, end1)
+	if !errors.Is(err, export.ErrFilesFailed) || res.Files != 0 || len(res.Manifest.Failures) != 1 || res.Manifest.Failures[0].ID != src.id {
+		t.Fatalf("first run: %+v, %v", res, err)
+	}
+	res, err = a.run(src, end2)
+	if err != nil || res.Files != 2 {
+		t.Fatalf("second run: %+v, %v; want the failed window and the new one", res, err)
+	}
+	all := func(r sim.AuditRecord) bool { return true }
+	for _, o := range res.Manifest.Objects {
+		start, end := epoch, end1
+		if o.Source.ID != src.id {
+			start, end = end1, end2
+		}
+		if got, want := readLines(t, a, o), expectedAudit(cfg.AuditRecords, start, end, all); strings.Join(got, "\n") != strings.Join(want, "\n") || len(want) == 0 {
+			t.Fatalf("%s: %d lines, want %d", o.Source.ID, len(got), len(want))
+		}
+	}
+	if res, err = a.run(src, end2.Add(time.Hour)); err != nil || res.Files != 1 {
+		t.Fatalf("third run: %+v, %v; want only its own window", res, err)
+	}
+	a.verify()
 }
