@@ -310,8 +310,33 @@ func (v *verifier) checkObject(ctx context.Context, o manifest.Object) ([]Proble
 		add(KindObjectChecksum, "recorded checksum %s does not match the recorded parts/sha256 (%s)", o.Checksum.Value, want)
 	}
 	// The latest version first: in the common case it is the archived one.
-	info, err := v.st.Head(ctx, o.Key, store.GetOptions{})
+	// When the bytes are to be read, the same request reads them: one GET
+	// per object instead of a HEAD and a GET.
+	var (
+		body io.ReadCloser
+		info store.ObjectInfo
+		err  error
+	)
+	if v.read {
+		body, info, err = v.st.Get(ctx, o.Key, store.GetOptions{})
+		if err == nil && o.VersionID != "" && info.VersionID != o.VersionID {
+			body.Close()
+			body = nil
+		}
+	} else {
+		info, err = v.st.Head(ctx, o.Key, store.GetOptions{})
+	}
+	defer func() {
+		if body != nil {
+			body.Close()
+		}
+	}()
 	switch {
+	case errors.Is(err, store.ErrInvalidKey):
+		// Only a tampered manifest records such a key: report it, do not
+		// give up on the rest of the archive.
+		add(KindObjectMissing, "recorded key is not a valid object key, so no object can be there")
+		return probs, 0, nil
 	case err == nil && (o.VersionID == "" || info.VersionID == o.VersionID):
 	case err == nil || errors.Is(err, store.ErrNotFound):
 		if o.VersionID == "" {
@@ -354,7 +379,7 @@ func (v *verifier) checkObject(ctx context.Context, o manifest.Object) ([]Proble
 	probs = append(probs, checkSSE(o, info)...)
 	var read int64
 	if v.read {
-		sum, n, err := v.hash(ctx, o)
+		sum, n, err := v.hash(ctx, o, body)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			add(KindObjectMissing, "vanished while being read")
@@ -370,12 +395,17 @@ func (v *verifier) checkObject(ctx context.Context, o manifest.Object) ([]Proble
 	return probs, read, nil
 }
 
-func (v *verifier) hash(ctx context.Context, o manifest.Object) (string, int64, error) {
-	rc, _, err := v.st.Get(ctx, o.Key, store.GetOptions{VersionID: o.VersionID})
-	if err != nil {
-		return "", 0, err
+// hash reads the archived version of o, from rc when it is already open,
+// and returns its SHA-256 and length.
+func (v *verifier) hash(ctx context.Context, o manifest.Object, rc io.Reader) (string, int64, error) {
+	if rc == nil {
+		body, _, err := v.st.Get(ctx, o.Key, store.GetOptions{VersionID: o.VersionID})
+		if err != nil {
+			return "", 0, err
+		}
+		defer body.Close()
+		rc = body
 	}
-	defer rc.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, rc)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -32,6 +33,12 @@ type Job struct {
 	Retention *policies.Retention
 	// Workers is the number of files uploaded at once (default 8).
 	Workers int
+	// StaleUploadAge: at the start of a run, unfinished uploads under the
+	// stream's objects prefix (left by a run that was killed) that are older
+	// than this are aborted, on stores that implement store.UploadCleaner.
+	// 0 means DefaultStaleUploadAge; a negative value aborts all of them,
+	// which is safe only when no other exporter of the stream is running.
+	StaleUploadAge time.Duration
 	// Exporter identifies this program and host in the manifest.
 	Exporter manifest.Exporter
 	// Reason is recorded in the manifest (why the run happened).
@@ -40,6 +47,11 @@ type Job struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
+
+// DefaultStaleUploadAge is the age past which a run aborts the unfinished
+// uploads it finds under its stream's objects (Job.StaleUploadAge): longer
+// than any upload of a live run takes.
+const DefaultStaleUploadAge = time.Hour
 
 // Result is what one run did.
 type Result struct {
@@ -125,9 +137,15 @@ func (j *Job) Run(ctx context.Context, end time.Time) (*Result, error) {
 		return nil, fmt.Errorf("window end %s is before the end of the last archived window %s", window.End.Format(time.RFC3339), window.Start.Format(time.RFC3339))
 	}
 
+	j.abortStaleUploads(ctx, log)
+
 	files, err := j.Source.List(ctx, window)
 	if err != nil {
 		return nil, fmt.Errorf("list source of %s: %w", j.Stream, err)
+	}
+	files, err = j.retryFailed(ctx, chain, files)
+	if err != nil {
+		return nil, err
 	}
 	var todo []File
 	for _, f := range files {
@@ -156,7 +174,7 @@ func (j *Job) Run(ctx context.Context, end time.Time) (*Result, error) {
 				log.Debug("file archived", "path", f.Path, "key", o.Key, "size", o.Size)
 				return nil
 			case errors.As(err, &se) && gctx.Err() == nil:
-				failures[i] = &manifest.Failure{Path: f.Path, Error: se.Error()}
+				failures[i] = &manifest.Failure{ID: f.ID, Path: f.Path, Error: se.Error()}
 				log.Warn("file not archived", "path", f.Path, "err", se.Error())
 				return nil
 			default:
@@ -211,6 +229,64 @@ func (j *Job) Run(ctx context.Context, end time.Time) (*Result, error) {
 			ErrFilesFailed, res.Failed, len(todo), m.Failures[0].Path, m.Failures[0].Error, res.ManifestKey)
 	}
 	return res, nil
+}
+
+// abortStaleUploads aborts the uploads that killed runs left under the
+// stream's objects. They never became objects, so they do not touch the
+// archive; a failure here is logged and the run goes on.
+func (j *Job) abortStaleUploads(ctx context.Context, log *slog.Logger) {
+	c, ok := j.Store.(store.UploadCleaner)
+	if !ok {
+		return
+	}
+	age := j.StaleUploadAge
+	switch {
+	case age == 0:
+		age = DefaultStaleUploadAge
+	case age < 0:
+		age = 0
+	}
+	// Every run's objects are under <stream>/objects/<run id>/.
+	prefix := j.Stream + "/objects/"
+	n, err := c.AbortStale(ctx, prefix, age)
+	if err != nil {
+		log.Warn("stale uploads not cleaned up", "prefix", prefix, "aborted", n, "err", err)
+		return
+	}
+	level := slog.LevelDebug
+	if n > 0 {
+		level = slog.LevelInfo
+	}
+	log.Log(ctx, level, "stale uploads aborted", "prefix", prefix, "older_than", age, "aborted", n)
+}
+
+// retryFailed adds, for a source that offers files for one window only, the
+// files earlier runs failed to archive and no run archived since.
+func (j *Job) retryFailed(ctx context.Context, chain *custody.Chain, files []File) ([]File, error) {
+	r, ok := j.Source.(Retrier)
+	if !ok || len(chain.Failed) == 0 {
+		return files, nil
+	}
+	failed := make([]manifest.Failure, 0, len(chain.Failed))
+	for _, f := range chain.Failed {
+		failed = append(failed, f)
+	}
+	sort.Slice(failed, func(a, b int) bool { return failed[a].ID < failed[b].ID })
+	again, err := r.Retry(ctx, failed)
+	if err != nil {
+		return nil, fmt.Errorf("retry earlier failures of %s: %w", j.Stream, err)
+	}
+	listed := make(map[string]bool, len(files))
+	for _, f := range files {
+		listed[f.ID] = true
+	}
+	for _, f := range again {
+		if !listed[f.ID] {
+			files = append(files, f)
+			listed[f.ID] = true
+		}
+	}
+	return files, nil
 }
 
 func provenance(f File) manifest.Provenance {

@@ -1,8 +1,10 @@
 // Command logkeeper archives logs to S3 or a local folder with a signed,
 // hash-chained chain of custody, and verifies such archives.
 //
-//	logkeeper export -c FILE --stream NAME [--json] [--reason TEXT]
+//	logkeeper export -c FILE --stream NAME [--json] [--reason TEXT] [--stale-upload-age AGE]
 //	logkeeper verify -c FILE --stream NAME [--deep] [--json] [--pubkey FILE] [--from N] [--to N]
+//	logkeeper run -c FILE [--listen ADDR] [--once]
+//	logkeeper config check -c FILE
 //	logkeeper keys generate --out FILE
 //	logkeeper keys public -c FILE
 //	logkeeper version
@@ -21,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,8 +46,10 @@ const (
 const usage = `logkeeper archives logs with a signed, hash-chained chain of custody.
 
 Usage:
-  logkeeper export -c FILE --stream NAME [--json] [--reason TEXT]
+  logkeeper export -c FILE --stream NAME [--json] [--reason TEXT] [--stale-upload-age AGE]
   logkeeper verify -c FILE --stream NAME [--deep] [--json] [--pubkey FILE] [--from N] [--to N]
+  logkeeper run -c FILE [--listen ADDR] [--listen-remote] [--once] [--verify-every DUR]
+  logkeeper config check -c FILE
   logkeeper keys generate --out FILE
   logkeeper keys public -c FILE
   logkeeper version
@@ -79,6 +84,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		code, err = cmdVerify(ctx, args[1:], stdout, stderr)
 	case "keys":
 		code, err = cmdKeys(ctx, args[1:], stdout, stderr)
+	case "run":
+		code, err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "config":
+		code, err = cmdConfig(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "logkeeper", app.Version)
 	case "help", "-h", "--help":
@@ -169,6 +178,8 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	var c common
 	fs := newFlags("export", stderr, &c)
 	reason := fs.String("reason", "manual export", "why this run happens (recorded in the manifest)")
+	staleAge := fs.Duration("stale-upload-age", export.DefaultStaleUploadAge,
+		"abort unfinished uploads of killed runs under the stream's objects older than this `age` (0: all; only when no other exporter of the stream runs)")
 	if err := parseFlags(fs, args); err != nil {
 		return exitUsage, err
 	}
@@ -185,11 +196,15 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	if err != nil {
 		return exitProblems, err
 	}
-	job, err := app.NewJob(ctx, cfg, c.stream, st, signer, log)
+	job, err := app.NewJob(ctx, cfg, c.stream, st, signer, nil, log)
 	if err != nil {
 		return exitUsage, usageError{err}
 	}
 	job.Reason = *reason
+	job.StaleUploadAge = *staleAge
+	if *staleAge <= 0 {
+		job.StaleUploadAge = -1 // all, whatever their age
+	}
 	res, err := job.Run(ctx, time.Time{})
 	if res != nil {
 		printExport(stdout, c.jsonOut, res)
@@ -216,6 +231,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	pubkey := fs.String("pubkey", "", "trust only this public key `file` (PEM) instead of the configured signing key's")
 	from := fs.Uint64("from", 0, "first manifest sequence number to check")
 	to := fs.Uint64("to", 0, "last manifest sequence number to check")
+	checkpoint := fs.String("checkpoint", "", "`SEQ:SHA256` of a manifest recorded at an earlier verify (head and head_sha256): reports a chain cut short or rewritten since")
 	if err := parseFlags(fs, args); err != nil {
 		return exitUsage, err
 	}
@@ -231,7 +247,15 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	if err != nil {
 		return exitIncomplete, err
 	}
-	rep, err := custody.Verify(ctx, st, c.stream, custody.VerifyOptions{PublicKey: pub, Deep: *deep, From: *from, To: *to})
+	opts := custody.VerifyOptions{PublicKey: pub, Deep: *deep, From: *from, To: *to}
+	if *checkpoint != "" {
+		cp, err := parseCheckpoint(*checkpoint)
+		if err != nil {
+			return exitUsage, usageError{err}
+		}
+		opts.Checkpoint = cp
+	}
+	rep, err := custody.Verify(ctx, st, c.stream, opts)
 	if err != nil {
 		return exitIncomplete, fmt.Errorf("could not complete: %w", err)
 	}
@@ -250,6 +274,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 		}
 		fmt.Fprintf(stdout, "stream %s (%s verify, key %s): %d/%d manifests valid, %d/%d objects valid, %d bytes read, %d problems\n",
 			rep.Stream, mode, keyID, rep.ManifestsValid, rep.ManifestsChecked, rep.ObjectsValid, rep.ObjectsChecked, rep.Bytes, len(rep.Problems))
+		if rep.HeadSHA256 != "" {
+			fmt.Fprintf(stdout, "checkpoint %d:%s (keep it; pass it as --checkpoint to a later verify to detect a chain cut short or rewritten)\n", rep.Head, rep.HeadSHA256)
+		}
 	}
 	if len(rep.Problems) > 0 {
 		return exitProblems, nil
@@ -310,4 +337,14 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	default:
 		return exitUsage, usageError{fmt.Errorf("keys: unknown subcommand %q (want generate or public)", args[0])}
 	}
+}
+
+// parseCheckpoint reads SEQ:SHA256.
+func parseCheckpoint(s string) (*custody.Checkpoint, error) {
+	seq, sum, ok := strings.Cut(s, ":")
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if !ok || err != nil || n == 0 || len(sum) != 64 || strings.Trim(sum, "0123456789abcdef") != "" {
+		return nil, fmt.Errorf("--checkpoint %q: want SEQUENCE:SHA256 (the head and head_sha256 of an earlier verify --json)", s)
+	}
+	return &custody.Checkpoint{Sequence: n, SHA256: sum}, nil
 }

@@ -166,3 +166,40 @@ streams:
 		t.Fatal("the secret key appears in an error")
 	}
 }
+
+// A checkpoint from an earlier verify catches manifests cut off the end,
+// which the chain alone cannot show.
+func TestCheckpointCatchesTruncation(t *testing.T) {
+	c, cfg := setup(t)
+	for range 3 {
+		if code, _, errs := c.run("export", "-c", cfg, "--stream", "edge"); code != 0 {
+			t.Fatalf("export: %s", errs)
+		}
+	}
+	_, out, _ := c.run("verify", "-c", cfg, "--stream", "edge", "--json")
+	var rep struct {
+		Head       uint64 `json:"head"`
+		HeadSHA256 string `json:"head_sha256"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Head != 3 || len(rep.HeadSHA256) != 64 {
+		t.Fatalf("verify --json head: %+v %v", rep, err)
+	}
+	cp := fmt.Sprintf("%d:%s", rep.Head, rep.HeadSHA256)
+	if code, out, _ := c.run("verify", "-c", cfg, "--stream", "edge", "--checkpoint", cp); code != 0 || !strings.Contains(out, "checkpoint "+cp) {
+		t.Fatalf("verify with a matching checkpoint: %d %s", code, out)
+	}
+	// Cut the newest manifest off: without the checkpoint the chain looks whole.
+	if err := os.Remove(filepath.Join(c.dir, "archive", "edge", "manifests", "00000000000000000003.json")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := c.run("verify", "-c", cfg, "--stream", "edge"); code != 0 {
+		t.Fatalf("a truncated chain without a checkpoint: exit %d (expected to look whole)", code)
+	}
+	code, out, _ := c.run("verify", "-c", cfg, "--stream", "edge", "--checkpoint", cp)
+	if code != 1 || !strings.Contains(out, "chain_truncated") {
+		t.Fatalf("verify of a truncated chain with a checkpoint: %d %s", code, out)
+	}
+	if code, _, _ := c.run("verify", "-c", cfg, "--stream", "edge", "--checkpoint", "3:xyz"); code != 2 {
+		t.Fatalf("bad --checkpoint: exit %d, want 2", code)
+	}
+}

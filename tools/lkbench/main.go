@@ -1,9 +1,13 @@
-// Command lkbench is the harness behind `make bench`: it runs a command and
-// reports its wall time, throughput and peak RSS, and it is the peer it is
-// compared with, a plain aws-sdk-go-v2 transfer-manager upload.
+// Command lkbench is the harness behind `make bench` and `make
+// bench-compare`: it runs a command and reports its wall time, throughput
+// and peak RSS, and it is the plain aws-sdk-go-v2 peer logkeeper is compared
+// with.
 //
-//	lkbench run -bytes N -label NAME -- CMD ARGS...   run CMD, print one result line
+//	lkbench run -bytes N [-objects N] -label NAME -- CMD ARGS...   run CMD, print one result line
 //	lkbench sdkupload -bucket B -key K -file F [-part-mib 8] [-concurrency 4] [-checksum]
+//	lkbench sdkput -bucket B -prefix P -dir D [-workers 16]       PutObject every file of D
+//	lkbench sdkget -bucket B -prefix P [-workers 16]              GetObject every object under P
+//	lkbench mkfiles -dir D -n N -size S                            write N files of S random bytes
 //	lkbench mkbucket -bucket B [-lock]
 //
 // The S3 client comes from the SDK's default chain (AWS_ENDPOINT_URL_S3,
@@ -12,15 +16,22 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log"
 	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -43,6 +54,12 @@ func main() {
 		sdkUpload(ctx, os.Args[2:])
 	case "mkbucket":
 		mkBucket(ctx, os.Args[2:])
+	case "sdkput":
+		sdkPut(ctx, os.Args[2:])
+	case "sdkget":
+		sdkGet(ctx, os.Args[2:])
+	case "mkfiles":
+		mkFiles(os.Args[2:])
 	default:
 		log.Fatalf("unknown subcommand %q", os.Args[1])
 	}
@@ -53,6 +70,7 @@ type Result struct {
 	Label   string  `json:"label"`
 	Seconds float64 `json:"seconds"`
 	MBps    float64 `json:"mb_per_s"`
+	ObjPerS float64 `json:"objects_per_s,omitempty"`
 	MaxRSS  int64   `json:"max_rss_mib"`
 	Exit    int     `json:"exit"`
 }
@@ -60,6 +78,7 @@ type Result struct {
 func runCmd(args []string) {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	n := fs.Int64("bytes", 0, "bytes the command moves (for MB/s)")
+	objects := fs.Int("objects", 0, "objects the command handles (for objects/s)")
 	label := fs.String("label", "", "name of this run")
 	fs.Parse(args)
 	rest := fs.Args()
@@ -67,13 +86,18 @@ func runCmd(args []string) {
 		log.Fatal("run: no command")
 	}
 	cmd := exec.Command(rest[0], rest[1:]...)
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	// Output goes to stderr (the caller keeps it as a log); stdout carries
+	// only the result line.
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	start := time.Now()
 	err := cmd.Run()
 	secs := time.Since(start).Seconds()
 	res := Result{Label: *label, Seconds: secs}
 	if *n > 0 {
 		res.MBps = float64(*n) / 1e6 / secs
+	}
+	if *objects > 0 {
+		res.ObjPerS = float64(*objects) / secs
 	}
 	if cmd.ProcessState != nil {
 		res.Exit = cmd.ProcessState.ExitCode()
@@ -135,4 +159,104 @@ func mkBucket(ctx context.Context, args []string) {
 		log.Fatal(err)
 	}
 	fmt.Println(*bucket)
+}
+
+// sdkPut uploads every regular file under dir with one PutObject each, as
+// a plain peer for many small files: workers at once, default SDK
+// settings (its default CRC32 request checksum).
+func sdkPut(ctx context.Context, args []string) {
+	fs := flag.NewFlagSet("sdkput", flag.ExitOnError)
+	bucket := fs.String("bucket", "", "bucket")
+	prefix := fs.String("prefix", "", "key prefix")
+	dir := fs.String("dir", "", "folder to upload")
+	workers := fs.Int("workers", 16, "uploads at once")
+	fs.Parse(args)
+	var files []string
+	err := filepath.WalkDir(*dir, func(p string, d iofs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	c := client(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(*workers)
+	for _, p := range files {
+		g.Go(func() error {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			rel, _ := filepath.Rel(*dir, p)
+			_, err = c.PutObject(gctx, &s3.PutObjectInput{Bucket: bucket, Key: aws.String(path.Join(*prefix, filepath.ToSlash(rel))), Body: f})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// sdkGet downloads every object under prefix (read and thrown away),
+// workers at once: the plain peer of a deep verify.
+func sdkGet(ctx context.Context, args []string) {
+	fs := flag.NewFlagSet("sdkget", flag.ExitOnError)
+	bucket := fs.String("bucket", "", "bucket")
+	prefix := fs.String("prefix", "", "key prefix")
+	workers := fs.Int("workers", 16, "downloads at once")
+	fs.Parse(args)
+	c := client(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(*workers)
+	var n, bytes atomic.Int64
+	pages := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: bucket, Prefix: prefix})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			g.Go(func() error {
+				out, err := c.GetObject(gctx, &s3.GetObjectInput{Bucket: bucket, Key: o.Key})
+				if err != nil {
+					return err
+				}
+				defer out.Body.Close()
+				k, err := io.Copy(io.Discard, out.Body)
+				n.Add(1)
+				bytes.Add(k)
+				return err
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Fprintf(os.Stderr, "sdkget: %d objects, %d bytes\n", n.Load(), bytes.Load())
+}
+
+// mkFiles writes n files of size random bytes, 100 to a folder.
+func mkFiles(args []string) {
+	fs := flag.NewFlagSet("mkfiles", flag.ExitOnError)
+	dir := fs.String("dir", "", "folder")
+	n := fs.Int("n", 0, "files")
+	size := fs.Int("size", 4096, "bytes per file")
+	fs.Parse(args)
+	buf := make([]byte, *size)
+	for i := range *n {
+		if _, err := rand.Read(buf); err != nil {
+			log.Fatal(err)
+		}
+		p := filepath.Join(*dir, fmt.Sprintf("d%03d", i/100), fmt.Sprintf("f%05d.log", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			log.Fatal(err)
+		}
+		if err := os.WriteFile(p, buf, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
 }

@@ -26,8 +26,9 @@ func (e *s3Error) Unwrap() []error { return e.errs }
 type request struct {
 	fullKey     string
 	versionID   string
-	conditional bool // a create with If-None-Match: *
-	retention   bool // sent Object Lock headers
+	conditional bool   // a create with If-None-Match: *
+	ifMatch     string // a replace with If-Match
+	retention   bool   // sent Object Lock headers
 }
 
 // apiCode returns the S3 error code and HTTP status of err (zero if none).
@@ -76,6 +77,11 @@ func (s *Store) classify(err error, r request) error {
 	case r.conditional && (status == http.StatusPreconditionFailed || code == "PreconditionFailed" ||
 		status == http.StatusConflict && code == "ConditionalRequestConflict"):
 		return &s3Error{msg: fmt.Sprintf("%s: %v", where, store.ErrExists), errs: []error{store.ErrExists, err}}
+	case r.ifMatch != "" && (status == http.StatusPreconditionFailed || code == "PreconditionFailed" ||
+		status == http.StatusConflict && code == "ConditionalRequestConflict"):
+		return &s3Error{msg: fmt.Sprintf("%s: if-match %s: %v", where, r.ifMatch, store.ErrPreconditionFailed), errs: []error{store.ErrPreconditionFailed, err}}
+	case r.ifMatch != "" && (code == "NoSuchKey" || status == http.StatusNotFound):
+		return &s3Error{msg: fmt.Sprintf("%s: if-match %s: %v: %v", where, r.ifMatch, store.ErrPreconditionFailed, store.ErrNotFound), errs: []error{store.ErrPreconditionFailed, store.ErrNotFound, err}}
 	case code == "NoSuchKey" || code == "NotFound" || code == "NoSuchVersion" ||
 		status == http.StatusNotFound && code == "": // HEAD: no body, no code
 		what := where

@@ -41,6 +41,7 @@ type sentPart struct {
 // first part (n bytes, more telling whether the source has more); it and
 // every later buffer go back to the pool once sent or abandoned.
 func (s *Store) putMultipart(ctx context.Context, p *putRequest, src *source, partSize int64, first *buffer, n int, more bool) (store.ObjectInfo, error) {
+	var tries attempts
 	created, err := s.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket:                    &s.bucket,
 		Key:                       &p.fullKey,
@@ -53,7 +54,7 @@ func (s *Store) putMultipart(ctx context.Context, p *putRequest, src *source, pa
 		SSEKMSEncryptionContext:   p.sse.context,
 		ObjectLockMode:            p.lockMode(),
 		ObjectLockRetainUntilDate: p.lockUntil(),
-	}, s.opts()...)
+	}, s.opts(tries.count)...)
 	if err != nil {
 		s.bufs.put(first)
 		return store.ObjectInfo{}, s.classify(err, p.classifyArgs())
@@ -63,12 +64,15 @@ func (s *Store) putMultipart(ctx context.Context, p *putRequest, src *source, pa
 		s.bufs.put(first)
 		return store.ObjectInfo{}, errors.New("create multipart upload: server returned no upload id")
 	}
+	if tries.retried() {
+		s.abortOtherUploads(ctx, p.fullKey, uploadID)
+	}
 
 	parts, err := s.sendParts(ctx, p, src, partSize, first, n, more, uploadID)
 	if err != nil {
 		return store.ObjectInfo{}, s.abort(ctx, p.fullKey, uploadID, err)
 	}
-	info, err := s.complete(ctx, p, uploadID, parts)
+	info, err := s.complete(ctx, p, uploadID, src.n, parts)
 	if err != nil {
 		return store.ObjectInfo{}, s.abort(ctx, p.fullKey, uploadID, err)
 	}
@@ -182,7 +186,7 @@ func (s *Store) uploadPart(ctx context.Context, fullKey, uploadID string, num in
 
 // complete completes the upload and checks the composite checksum the
 // server reports against the one computed from the parts sent.
-func (s *Store) complete(ctx context.Context, p *putRequest, uploadID string, parts []sentPart) (store.ObjectInfo, error) {
+func (s *Store) complete(ctx context.Context, p *putRequest, uploadID string, size int64, parts []sentPart) (store.ObjectInfo, error) {
 	completed := make([]types.CompletedPart, len(parts))
 	sums := make([]string, len(parts))
 	for i, part := range parts {
@@ -196,18 +200,38 @@ func (s *Store) complete(ctx context.Context, p *putRequest, uploadID string, pa
 	if err != nil {
 		return store.ObjectInfo{}, err
 	}
+	var tries attempts
 	out, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          &s.bucket,
 		Key:             &p.fullKey,
 		UploadId:        &uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: completed},
 		IfNoneMatch:     p.ifNoneMatch(),
-	}, s.opts()...)
+		IfMatch:         p.ifMatch(),
+	}, s.opts(tries.count)...)
 	if err != nil {
-		return store.ObjectInfo{}, fmt.Errorf("complete multipart upload: %w", s.classify(err, p.classifyArgs()))
+		err = fmt.Errorf("complete multipart upload: %w", s.classify(err, p.classifyArgs()))
+		if !lostAnswer(&tries, p.opts, err) {
+			return store.ObjectInfo{}, err
+		}
+		// A retried completion that may meet its own first attempt: the
+		// upload is gone because it became the object.
+		vid, etag, own := s.ownObject(ctx, p.fullKey, size, composite)
+		if !own {
+			return store.ObjectInfo{}, err
+		}
+		out = &s3.CompleteMultipartUploadOutput{VersionId: vid, ETag: etag, ChecksumSHA256: &composite}
+	} else if tries.retried() && out.VersionId == nil {
+		// Some servers (versitygw 1.8) answer a retried completion of an
+		// upload that the first attempt completed with success but without
+		// the version id: ask the object.
+		if vid, etag, own := s.ownObject(ctx, p.fullKey, size, composite); own {
+			out.VersionId, out.ETag = vid, etag
+		}
 	}
 	info := p.info
 	info.VersionID = aws.ToString(out.VersionId)
+	info.ETag = aws.ToString(out.ETag)
 	// Once completed the object exists: a mismatch here cannot be undone by
 	// an abort, but the caller must not take the object for a good copy.
 	if got := aws.ToString(out.ChecksumSHA256); got != "" && got != composite {

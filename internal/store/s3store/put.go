@@ -67,6 +67,13 @@ func (p *putRequest) ifNoneMatch() *string {
 	return nil
 }
 
+func (p *putRequest) ifMatch() *string {
+	if p.opts.IfMatch != "" {
+		return aws.String(p.opts.IfMatch)
+	}
+	return nil
+}
+
 func (p *putRequest) lockMode() types.ObjectLockMode {
 	if p.info.Retention == nil {
 		return ""
@@ -82,13 +89,16 @@ func (p *putRequest) lockUntil() *time.Time {
 }
 
 func (p *putRequest) classifyArgs() request {
-	return request{fullKey: p.fullKey, conditional: p.opts.IfNotExists, retention: p.info.Retention != nil}
+	return request{fullKey: p.fullKey, conditional: p.opts.IfNotExists, ifMatch: p.opts.IfMatch, retention: p.info.Retention != nil}
 }
 
 // Put stores the bytes of r under key; see the package documentation.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.PutOptions) (store.ObjectInfo, error) {
 	if err := store.ValidateKey(key); err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put: %w", err)
+	}
+	if err := opts.CheckConditions(); err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
 	p, err := s.newPutRequest(key, opts)
 	if err != nil {
@@ -182,6 +192,7 @@ func withPayloadHash(sum []byte) func(*s3.Options) {
 // putSingle stores data with one PutObject; sum is its SHA-256.
 func (s *Store) putSingle(ctx context.Context, p *putRequest, data []byte, sum []byte) (store.ObjectInfo, error) {
 	checksum := base64.StdEncoding.EncodeToString(sum)
+	var tries attempts
 	out, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:                    &s.bucket,
 		Key:                       &p.fullKey,
@@ -192,17 +203,28 @@ func (s *Store) putSingle(ctx context.Context, p *putRequest, data []byte, sum [
 		ContentType:               &p.contentType,
 		Metadata:                  p.opts.Metadata,
 		IfNoneMatch:               p.ifNoneMatch(),
+		IfMatch:                   p.ifMatch(),
 		ServerSideEncryption:      p.sse.algorithm,
 		SSEKMSKeyId:               p.sse.keyID,
 		SSEKMSEncryptionContext:   p.sse.context,
 		ObjectLockMode:            p.lockMode(),
 		ObjectLockRetainUntilDate: p.lockUntil(),
-	}, s.opts(withPayloadHash(sum))...)
-	if err != nil {
-		return store.ObjectInfo{}, s.classify(err, p.classifyArgs())
-	}
+	}, s.opts(withPayloadHash(sum), tries.count)...)
 	info := p.info
+	if err != nil {
+		err = s.classify(err, p.classifyArgs())
+		if !lostAnswer(&tries, p.opts, err) {
+			return store.ObjectInfo{}, err
+		}
+		// A retried conditional Put that may meet its own first attempt.
+		vid, etag, own := s.ownObject(ctx, p.fullKey, int64(len(data)), checksum)
+		if !own {
+			return store.ObjectInfo{}, err
+		}
+		out = &s3.PutObjectOutput{VersionId: vid, ETag: etag}
+	}
 	info.VersionID = aws.ToString(out.VersionId)
+	info.ETag = aws.ToString(out.ETag)
 	if got := aws.ToString(out.ChecksumSHA256); got != "" && got != checksum {
 		return store.ObjectInfo{}, fmt.Errorf("server stored version %q with checksum %s, but the bytes sent have %s", info.VersionID, got, checksum)
 	}

@@ -30,6 +30,7 @@ type attrs struct {
 	lockUntil    *time.Time
 	metadata     map[string]string
 	contentType  *string
+	etag         *string
 	lastModified *time.Time
 	md           middleware.Metadata
 }
@@ -41,6 +42,7 @@ func (a attrs) info(key string) (store.ObjectInfo, error) {
 		VersionID:    normVersion(a.versionID),
 		Checksum:     aws.ToString(a.checksum),
 		ContentType:  aws.ToString(a.contentType),
+		ETag:         aws.ToString(a.etag),
 		Metadata:     a.metadata,
 		LastModified: aws.ToTime(a.lastModified),
 	}
@@ -96,7 +98,7 @@ func (s *Store) Head(ctx context.Context, key string, opts store.GetOptions) (st
 	info, err := attrs{
 		size: out.ContentLength, versionID: out.VersionId, checksum: out.ChecksumSHA256, checksumType: out.ChecksumType,
 		sse: out.ServerSideEncryption, kmsKeyID: out.SSEKMSKeyId, lockMode: out.ObjectLockMode, lockUntil: out.ObjectLockRetainUntilDate,
-		metadata: out.Metadata, contentType: out.ContentType, lastModified: out.LastModified, md: out.ResultMetadata,
+		metadata: out.Metadata, contentType: out.ContentType, etag: out.ETag, lastModified: out.LastModified, md: out.ResultMetadata,
 	}.info(key)
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("head %s: %w", key, err)
@@ -125,7 +127,7 @@ func (s *Store) Get(ctx context.Context, key string, opts store.GetOptions) (io.
 	info, err := attrs{
 		size: out.ContentLength, versionID: out.VersionId, checksum: out.ChecksumSHA256, checksumType: out.ChecksumType,
 		sse: out.ServerSideEncryption, kmsKeyID: out.SSEKMSKeyId, lockMode: out.ObjectLockMode, lockUntil: out.ObjectLockRetainUntilDate,
-		metadata: out.Metadata, contentType: out.ContentType, lastModified: out.LastModified, md: out.ResultMetadata,
+		metadata: out.Metadata, contentType: out.ContentType, etag: out.ETag, lastModified: out.LastModified, md: out.ResultMetadata,
 	}.info(key)
 	if err != nil {
 		out.Body.Close()
@@ -149,7 +151,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(store.ObjectInf
 			if !ok {
 				continue
 			}
-			if err := fn(store.ObjectInfo{Key: key, Size: aws.ToInt64(o.Size), LastModified: aws.ToTime(o.LastModified)}); err != nil {
+			if err := fn(store.ObjectInfo{Key: key, Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag), LastModified: aws.ToTime(o.LastModified)}); err != nil {
 				return err
 			}
 		}

@@ -54,6 +54,11 @@ type Options struct {
 	Client *s3.Client
 	// AllowHTTP permits a plain-http endpoint that is not on loopback.
 	AllowHTTP bool
+	// MaxAttempts is how often each request is tried in all (first try and
+	// retries, with the SDK's backoff) on throttling, 5xx answers and
+	// connection errors. 0 keeps the client's setting (the SDK's default
+	// is 3).
+	MaxAttempts int
 }
 
 // Store is an S3 bucket (and key prefix) as a store.Store. It is safe for
@@ -65,6 +70,7 @@ type Store struct {
 	pathStyle   bool
 	partSize    int64
 	concurrency int
+	maxAttempts int
 	bufs        *bufferPool
 	objectLock  atomic.Bool // the bucket was seen with Object Lock enabled
 }
@@ -98,6 +104,9 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	if o.Concurrency < 1 {
 		errs = append(errs, fmt.Errorf("concurrency %d: must be at least 1", o.Concurrency))
 	}
+	if o.MaxAttempts < 0 {
+		errs = append(errs, fmt.Errorf("max attempts %d: must not be negative", o.MaxAttempts))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("s3 store: %w", err)
 	}
@@ -123,6 +132,7 @@ func New(ctx context.Context, o Options) (*Store, error) {
 		pathStyle:   o.PathStyle,
 		partSize:    o.PartSize,
 		concurrency: o.Concurrency,
+		maxAttempts: o.MaxAttempts,
 		bufs:        newBufferPool(o.PartSize, int64(o.Concurrency+1)*o.PartSize),
 	}, nil
 }
@@ -189,6 +199,9 @@ func (s *Store) opts(extra ...func(*s3.Options)) []func(*s3.Options) {
 	return append([]func(*s3.Options){func(o *s3.Options) {
 		if s.pathStyle {
 			o.UsePathStyle = true
+		}
+		if s.maxAttempts > 0 {
+			o.RetryMaxAttempts = s.maxAttempts
 		}
 		// Composite (multipart) checksums cannot be checked on download;
 		// that is expected, not worth a warning per Get.
