@@ -49,6 +49,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./custody
 	$(GO) test -run='^$$' -fuzz='^FuzzSanitizePath$$' -fuzztime=$(FUZZTIME) ./export
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/config
+	$(GO) test -run='^$$' -fuzz='^FuzzDecoders$$' -fuzztime=$(FUZZTIME) ./export/genesys
+	$(GO) test -run='^$$' -fuzz='^FuzzHeaders$$' -fuzztime=$(FUZZTIME) ./export/genesys
+	$(GO) test -run='^$$' -fuzz='^FuzzParseAuditFilters$$' -fuzztime=$(FUZZTIME) ./export/genesys
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePublicKeyPEM$$' -fuzztime=$(FUZZTIME) ./internal/signing
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./internal/signing
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePrivateKeyPEM$$' -fuzztime=$(FUZZTIME) ./internal/signing
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeSSEContext$$' -fuzztime=$(FUZZTIME) ./internal/store/s3store
 
 # govulncheck (pinned, installed into the tools cache) over every package.
 vuln:
