@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sort"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -126,10 +128,33 @@ func fetchManifests(ctx context.Context, st store.Store, stream string, seqs []u
 // pub; together these authenticate the whole chain. Any failure wraps
 // ErrChainBroken; store errors are returned as they are.
 func Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey) (*Chain, error) {
-	c := &Chain{Stream: stream, Archived: map[string]manifest.Provenance{}, Failed: map[string]manifest.Failure{}}
+	return load(ctx, st, stream, pub, nil)
+}
+
+// load reads the chain; when base is a chain loaded before, only the
+// manifests after its head are read, once the head is found unchanged.
+func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey, base *Chain) (*Chain, error) {
 	seqs, err := listManifests(ctx, st, stream)
 	if err != nil {
 		return nil, err
+	}
+	for i, n := range seqs {
+		if n != uint64(i+1) {
+			return nil, fmt.Errorf("%w: %s: manifest %d is missing", ErrChainBroken, stream, i+1)
+		}
+	}
+	c := &Chain{Stream: stream, Archived: map[string]manifest.Provenance{}, Failed: map[string]manifest.Failure{}}
+	var prev *Entry
+	if base != nil && base.Head != nil && uint64(len(seqs)) >= base.Head.Sequence {
+		raw, err := readAll(ctx, st, base.Head.Key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && manifest.SHA256(raw) == base.Head.SHA256 {
+			c = base.clone()
+			prev = base.Head
+			seqs = seqs[base.Head.Sequence:]
+		}
 	}
 	if len(seqs) == 0 {
 		return c, nil
@@ -138,12 +163,8 @@ func Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 	if err != nil {
 		return nil, fmt.Errorf("read manifests of %s: %w", stream, err)
 	}
-	var prev *Entry
 	for i, n := range seqs {
 		key := manifest.Key(stream, n)
-		if n != uint64(i+1) {
-			return nil, fmt.Errorf("%w: %s: manifest %d is missing", ErrChainBroken, stream, i+1)
-		}
 		m, err := manifest.Parse(raws[i])
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
@@ -162,6 +183,43 @@ func Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 		return nil, fmt.Errorf("%w: head %s: %v", ErrChainBroken, prev.Key, err)
 	}
 	c.Head = prev
+	return c, nil
+}
+
+// clone copies the chain, so that appending to the copy leaves c as it is.
+func (c *Chain) clone() *Chain {
+	return &Chain{Stream: c.Stream, Head: c.Head, Archived: maps.Clone(c.Archived), Failed: maps.Clone(c.Failed)}
+}
+
+// Cache keeps the chains it loaded in memory, so that the next Load of a
+// stream reads only the manifests appended since (after checking that the
+// head it knows is still there, byte for byte), instead of the whole
+// history: a daemon loads each chain once, not once per window. Losing the
+// cache loses nothing; it is rebuilt from the store. Safe for concurrent use.
+type Cache struct {
+	mu     sync.Mutex
+	chains map[string]*Chain
+}
+
+// Load is custody.Load, incremental over what the cache knows. The chain
+// returned is the caller's own: appending to it does not change the cache.
+func (cc *Cache) Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey) (*Chain, error) {
+	key := st.Describe() + "\x00" + stream
+	cc.mu.Lock()
+	base := cc.chains[key]
+	cc.mu.Unlock()
+	c, err := load(ctx, st, stream, pub, base)
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.Lock()
+	if cc.chains == nil {
+		cc.chains = map[string]*Chain{}
+	}
+	if old := cc.chains[key]; old == nil || old.Head == nil || (c.Head != nil && c.Head.Sequence >= old.Head.Sequence) {
+		cc.chains[key] = c.clone()
+	}
+	cc.mu.Unlock()
 	return c, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -141,5 +142,61 @@ func TestLoadRefusesBrokenChain(t *testing.T) {
 				t.Fatalf("Load: want ErrChainBroken, got %v", err)
 			}
 		})
+	}
+}
+
+// countingStore counts Gets.
+type countingStore struct {
+	store.Store
+	mu   sync.Mutex
+	gets int
+}
+
+func (c *countingStore) Get(ctx context.Context, key string, o store.GetOptions) (io.ReadCloser, store.ObjectInfo, error) {
+	c.mu.Lock()
+	c.gets++
+	c.mu.Unlock()
+	return c.Store.Get(ctx, key, o)
+}
+
+func TestCacheLoadsIncrementally(t *testing.T) {
+	root := t.TempDir()
+	fs, err := fsstore.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &countingStore{Store: fs}
+	s := signer(t, 1)
+	appendN(t, fs, s, 5)
+	var cache custody.Cache
+	ctx := context.Background()
+	c1, err := cache.Load(ctx, st, "s", s.Public())
+	if err != nil || c1.Head.Sequence != 5 {
+		t.Fatalf("first load: %v", err)
+	}
+	// Appending to the returned chain does not change the cache.
+	if _, err := c1.Append(ctx, fs, s, newManifest("f"), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st.gets = 0
+	c2, err := cache.Load(ctx, st, "s", s.Public())
+	if err != nil || c2.Head.Sequence != 6 {
+		t.Fatalf("second load: head %v, %v", c2.Head, err)
+	}
+	// The known head (to check it is unchanged), the new manifest, its signature.
+	if st.gets != 3 {
+		t.Fatalf("incremental load made %d reads, want 3", st.gets)
+	}
+	full, err := custody.Load(ctx, fs, "s", s.Public())
+	if err != nil || full.Head.SHA256 != c2.Head.SHA256 || len(full.Archived) != len(c2.Archived) {
+		t.Fatalf("incremental chain differs from a full load")
+	}
+
+	// A rewritten head is noticed: the cache falls back to a full, checked load.
+	p := filepath.Join(root, filepath.FromSlash(manifest.Key("s", 6)))
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, bytes.Replace(b, []byte(`"host": "t"`), []byte(`"host": "x"`), 1), 0o644)
+	if _, err := cache.Load(ctx, st, "s", s.Public()); !errors.Is(err, custody.ErrChainBroken) {
+		t.Fatalf("load after the head was rewritten: %v, want ErrChainBroken", err)
 	}
 }

@@ -31,6 +31,9 @@ type Job struct {
 	Encryption *policies.Encryption
 	// Retention, when not nil, locks every object and manifest.
 	Retention *policies.Retention
+	// Chains, when set, caches chains between runs so that a run reads only
+	// the manifests appended since the last one (a daemon sets it).
+	Chains *custody.Cache
 	// Workers is the number of files uploaded at once (default 8).
 	Workers int
 	// StaleUploadAge: at the start of a run, unfinished uploads under the
@@ -120,7 +123,11 @@ func (j *Job) Run(ctx context.Context, end time.Time) (*Result, error) {
 	started := now().UTC()
 	log = log.With("stream", j.Stream, "run_id", runID)
 
-	chain, err := custody.Load(ctx, j.Store, j.Stream, j.Signer.Public())
+	load := custody.Load
+	if j.Chains != nil {
+		load = j.Chains.Load
+	}
+	chain, err := load(ctx, j.Store, j.Stream, j.Signer.Public())
 	if err != nil {
 		return nil, fmt.Errorf("load chain of %s: %w", j.Stream, err)
 	}

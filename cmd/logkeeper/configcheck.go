@@ -40,7 +40,7 @@ func cmdConfig(args []string, stdout, stderr io.Writer) (int, error) {
 		fmt.Fprintln(stdout, p)
 	}
 	if len(problems) > 0 {
-		fmt.Fprintf(stdout, "%s: %d problems\n", *cfgPath, len(problems))
+		fmt.Fprintf(stdout, "%s: %s\n", *cfgPath, plural(len(problems), "problem"))
 		return exitUsage, nil
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d streams)\n", *cfgPath, len(cfg.Streams))

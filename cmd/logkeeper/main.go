@@ -272,8 +272,8 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 		if *deep {
 			mode = "deep"
 		}
-		fmt.Fprintf(stdout, "stream %s (%s verify, key %s): %d/%d manifests valid, %d/%d objects valid, %d bytes read, %d problems\n",
-			rep.Stream, mode, keyID, rep.ManifestsValid, rep.ManifestsChecked, rep.ObjectsValid, rep.ObjectsChecked, rep.Bytes, len(rep.Problems))
+		fmt.Fprintf(stdout, "stream %s (%s verify, key %s): %d/%d manifests valid, %d/%d objects valid, %d bytes read, %s\n",
+			rep.Stream, mode, keyID, rep.ManifestsValid, rep.ManifestsChecked, rep.ObjectsValid, rep.ObjectsChecked, rep.Bytes, plural(len(rep.Problems), "problem"))
 		if rep.HeadSHA256 != "" {
 			fmt.Fprintf(stdout, "checkpoint %d:%s (keep it; pass it as --checkpoint to a later verify to detect a chain cut short or rewritten)\n", rep.Head, rep.HeadSHA256)
 		}
@@ -347,4 +347,12 @@ func parseCheckpoint(s string) (*custody.Checkpoint, error) {
 		return nil, fmt.Errorf("--checkpoint %q: want SEQUENCE:SHA256 (the head and head_sha256 of an earlier verify --json)", s)
 	}
 	return &custody.Checkpoint{Sequence: n, SHA256: sum}, nil
+}
+
+// plural writes "1 problem", "2 problems".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/internal/app"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/daemon"
@@ -117,7 +118,9 @@ func buildSetup(ctx context.Context, cfg *config.Config, log *slog.Logger, m *me
 	if err != nil {
 		return nil, err
 	}
+	chains := &custody.Cache{} // one cache for the ticks and the jobs
 	s := &daemon.Setup{
+		Chains:      chains,
 		Store:       st,
 		PublicKey:   signer.Public(),
 		MaxBackfill: cfg.Daemon.MaxBackfillWindows,
@@ -140,6 +143,7 @@ func buildSetup(ctx context.Context, cfg *config.Config, log *slog.Logger, m *me
 			errs = append(errs, err)
 			continue
 		}
+		job.Chains = chains
 		if r, ok := job.Source.(metrics.SourceReporting); ok {
 			r.ReportTo(m.Source(sc.Name))
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/internal/lease"
 	"github.com/logkeeper/logkeeper/internal/metrics"
@@ -63,6 +64,9 @@ type Setup struct {
 	GracePeriod time.Duration
 	// LeasePutOptions, when not nil, gives the encryption of lease objects.
 	LeasePutOptions func(key, token string) store.PutOptions
+	// Chains, when set, caches the chains between ticks (share it with the
+	// streams' export jobs), so a tick reads only new manifests.
+	Chains *custody.Cache
 }
 
 // LoadFunc loads the configuration and builds a Setup. Its error should

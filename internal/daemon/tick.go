@@ -52,7 +52,11 @@ func (d *Daemon) tick(ctx context.Context, s *Setup, leases *lease.Manager, st S
 	}
 
 	start := time.Now()
-	chain, err := custody.Load(runCtx, s.Store, st.Name, s.PublicKey)
+	load := custody.Load
+	if s.Chains != nil {
+		load = s.Chains.Load
+	}
+	chain, err := load(runCtx, s.Store, st.Name, s.PublicKey)
 	if err != nil {
 		d.m.Run(st.Name, d.failure(runCtx), time.Since(start), 0, 0, time.Now())
 		return fmt.Errorf("stream %s: load chain: %w", st.Name, err)
