@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -17,14 +16,9 @@ func cmdConfig(args []string, stdout, stderr io.Writer) (int, error) {
 	if len(args) == 0 || args[0] != "check" {
 		return exitUsage, usageError{errors.New("config: want check")}
 	}
-	fs := flag.NewFlagSet("config check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("c", "", "configuration `file` (YAML)")
-	if err := parseFlags(fs, args[1:]); err != nil {
+	cfgPath, err := configFlag("config check", args[1:], stderr)
+	if err != nil {
 		return exitUsage, err
-	}
-	if *cfgPath == "" {
-		return exitUsage, usageError{errors.New("-c FILE is required")}
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err == nil {

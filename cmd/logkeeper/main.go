@@ -311,14 +311,9 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 		fmt.Fprintf(stdout, "private key %s (mode 0600)\npublic key  %s\nkey id      %s\n", *out, pubPath, id)
 		return exitOK, nil
 	case "public":
-		fs := flag.NewFlagSet("keys public", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		cfgPath := fs.String("c", "", "configuration `file` (YAML)")
-		if err := parseFlags(fs, args[1:]); err != nil {
+		cfgPath, err := configFlag("keys public", args[1:], stderr)
+		if err != nil {
 			return exitUsage, err
-		}
-		if *cfgPath == "" {
-			return exitUsage, usageError{errors.New("-c FILE is required")}
 		}
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
@@ -355,4 +350,18 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// configFlag parses a command whose only flag is the required -c FILE.
+func configFlag(name string, args []string, stderr io.Writer) (*string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "configuration `file` (YAML)")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if *cfgPath == "" {
+		return nil, usageError{errors.New("-c FILE is required")}
+	}
+	return cfgPath, nil
 }
