@@ -3,10 +3,11 @@
 # code calls a known-vulnerable function. It installs a
 # pinned govulncheck into the tools cache (${LOGKEEPER_TOOLS:-$HOME/.cache/logkeeper/tools})
 # if absent. The vulnerability database: $LOGKEEPER_VULNDB when set (a URL
-# govulncheck takes with -db); otherwise https://vuln.go.dev when it answers;
+# govulncheck takes with -db, e.g. the public Go vulnerability database);
 # otherwise the latest golang.org/x/vulndb module through the Go module
-# proxy, indexed by tools/vulndb into the tools cache (the same entries
-# vuln.go.dev serves, as of that module version).
+# proxy, indexed by tools/vulndb into the tools cache (the same entries the
+# public database serves, as of that module version). No other host is
+# contacted: the machines this runs on reach only the module proxy.
 #
 # Vulnerabilities of the standard library depend on the Go toolchain that
 # builds the binary, not on this repository: with LOGKEEPER_VULN_STDLIB=warn
@@ -30,27 +31,23 @@ fi
 
 db=${LOGKEEPER_VULNDB:-}
 if [[ -z $db ]]; then
-	if (exec 3<>/dev/tcp/vuln.go.dev/443) 2>/dev/null; then
-		db=https://vuln.go.dev
-	else
-		# Outside any module, so that no go.mod or go.sum is touched.
-		info=$(cd "$(mktemp -d)" && GOFLAGS= GO111MODULE=on go mod download -json golang.org/x/vulndb@latest)
-		version=$(sed -n 's/^[[:space:]]*"Version": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")
-		dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")
-		[[ -n $version && -d $dir/data/osv ]] || {
-			say "error: could not fetch golang.org/x/vulndb through the module proxy"
-			exit 1
-		}
-		out=$TOOLS/vulndb-$version
-		if [[ ! -f $out/index/modules.json ]]; then
-			say "building the vulnerability database from golang.org/x/vulndb@$version"
-			rm -rf "$out.tmp"
-			(cd "$ROOT" && go run ./tools/vulndb -osv "$dir/data/osv" -out "$out.tmp") >&2
-			rm -rf "$out"
-			mv "$out.tmp" "$out"
-		fi
-		db=file://$out
+	# Outside any module, so that no go.mod or go.sum is touched.
+	info=$(cd "$(mktemp -d)" && GOFLAGS= GO111MODULE=on go mod download -json golang.org/x/vulndb@latest)
+	version=$(sed -n 's/^[[:space:]]*"Version": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")
+	dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")
+	[[ -n $version && -d $dir/data/osv ]] || {
+		say "error: could not fetch golang.org/x/vulndb through the module proxy"
+		exit 1
+	}
+	out=$TOOLS/vulndb-$version
+	if [[ ! -f $out/index/modules.json ]]; then
+		say "building the vulnerability database from golang.org/x/vulndb@$version"
+		rm -rf "$out.tmp"
+		(cd "$ROOT" && go run ./tools/vulndb -osv "$dir/data/osv" -out "$out.tmp") >&2
+		rm -rf "$out"
+		mv "$out.tmp" "$out"
 	fi
+	db=file://$out
 fi
 say "govulncheck $GOVULNCHECK_VERSION, $(go env GOVERSION), database $db"
 cd "$ROOT"
