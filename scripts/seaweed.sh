@@ -17,6 +17,12 @@
 # 8080, filer 8888, ...): run one instance at a time on a machine.
 # LOGKEEPER_SEAWEED_TIMEOUT (seconds, default 90) bounds the wait for it.
 set -euo pipefail
+# The helpers shared with the versitygw/local-kms environment (port_free,
+# http_status, log_tail, start_localkms, stop_pid, cmd_run ...); this
+# script's own settings and commands below take the place of its.
+# shellcheck source=scripts/testenv.sh
+. "$(dirname "${BASH_SOURCE[0]}")/testenv.sh"
+RUN_NAME=seaweed
 
 # The SeaweedFS version: a pseudo-version of its Go module. `go install`
 # refuses it (its go.mod has a replace directive), so the module is
@@ -40,8 +46,6 @@ usage() {
 	sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
-
-alive() { kill -0 "$1" 2>/dev/null; }
 
 cmd_install() {
 	command -v go >/dev/null || die "go is not on PATH"
@@ -71,61 +75,6 @@ cmd_install() {
 	mv -f "$tmp/weed" "$WEED"
 	rm -rf "$tmp"
 	say "weed $SEAWEED_VERSION: built $WEED in $((SECONDS - start)) s"
-}
-
-rand_hex() {
-	od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n' | tr 'a-f' 'A-F'
-}
-
-port_free() {
-	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-# http_status HOST:PORT REQUEST prints the status of a raw HTTP/1.0 exchange.
-http_status() {
-	local hostport=$1 request=$2
-	(
-		exec 3<>"/dev/tcp/${hostport%:*}/${hostport##*:}" || exit 0
-		printf '%b' "$request" >&3
-		local line
-		IFS= read -r -t 5 line <&3 || exit 0
-		line=${line%$'\r'}
-		printf '%s\n' "$(cut -d' ' -f2 <<<"$line")"
-	) 2>/dev/null || true
-}
-
-log_tail() {
-	if [[ -s $1 ]]; then
-		printf -- '--- last lines of %s ---\n' "$1" >&2
-		tail -n 30 "$1" >&2
-		printf -- '---\n' >&2
-	fi
-}
-
-# start_localkms DIR prints the address local-kms bound once it answers.
-start_localkms() {
-	local dir=$1 bin out=$dir/localkms.out log=$dir/localkms.log
-	bin=$(ls -t "$TOOLS"/localkms-* 2>/dev/null | grep -v -- '-test$' | head -n1)
-	[[ -x $bin ]] || die "local-kms missing in $TOOLS: run '$0 install'"
-	: >"$out"
-	"$bin" -addr 127.0.0.1:0 -data "$dir/kms" -region "$REGION" >"$out" 2>"$log" </dev/null &
-	local pid=$! addr="" code deadline=$((SECONDS + 30))
-	echo "$pid" >"$dir/localkms.pid"
-	while alive "$pid" && ((SECONDS < deadline)); do
-		if [[ -z $addr ]] && ! IFS= read -r addr 2>/dev/null <"$out"; then
-			addr=""
-		fi
-		if [[ $addr == 127.0.0.1:* ]]; then
-			code=$(http_status "$addr" "POST / HTTP/1.0\r\nHost: $addr\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n\r\n{}")
-			if [[ $code == 200 ]]; then
-				printf '%s\n' "$addr"
-				return 0
-			fi
-		fi
-		sleep 0.1
-	done
-	log_tail "$log"
-	die "local-kms did not start"
 }
 
 cmd_start() {
@@ -202,60 +151,12 @@ EOF
 	say "local-kms on http://$kmsaddr (pid $(cat "$dir/localkms.pid"))"
 }
 
-# stop_pid NAME PIDFILE EXE stops the process if it is still ours.
-stop_pid() {
-	local name=$1 pidfile=$2 exe=$3 pid
-	[[ -f $pidfile ]] || return 0
-	pid=$(cat "$pidfile")
-	if [[ $pid =~ ^[0-9]+$ ]] && alive "$pid"; then
-		local cmd=""
-		[[ -r /proc/$pid/cmdline ]] && cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -d' ' -f1)
-		# shellcheck disable=SC2053 # EXE is a pattern
-		if [[ -n $cmd && $(basename "$cmd") != $exe ]]; then
-			say "$name: pid $pid is now '$cmd', not ours; leaving it"
-		else
-			kill "$pid" 2>/dev/null || true
-			local i
-			for i in $(seq 100); do
-				alive "$pid" || break
-				sleep 0.1
-			done
-			if alive "$pid"; then
-				say "$name: pid $pid ignored SIGTERM; sending SIGKILL"
-				kill -KILL "$pid" 2>/dev/null || true
-			fi
-			say "$name: stopped (pid $pid)"
-		fi
-	fi
-	rm -f "$pidfile"
-}
-
 cmd_stop() {
 	local dir=${1:-}
 	[[ -n $dir ]] || usage
 	[[ -d $dir ]] || return 0
 	stop_pid weed "$dir/weed.pid" 'weed-*'
 	stop_pid localkms "$dir/localkms.pid" 'localkms-*'
-}
-
-cmd_run() {
-	[[ ${1:-} == -- ]] && shift
-	(($# > 0)) || usage
-	cmd_install
-	local dir
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/logkeeper-seaweed.XXXXXX")
-	# shellcheck disable=SC2064 # expand dir now
-	trap "cmd_stop '$dir'; rm -rf '$dir'" EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
-	cmd_start "$dir"
-	local rc=0
-	(
-		# shellcheck disable=SC1091
-		. "$dir/env"
-		exec "$@"
-	) || rc=$?
-	exit "$rc"
 }
 
 case ${1:-} in

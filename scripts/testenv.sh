@@ -261,7 +261,7 @@ cmd_run() {
 	(($# > 0)) || usage
 	cmd_install
 	local dir
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/logkeeper-testenv.XXXXXX")
+	dir=$(mktemp -d "${TMPDIR:-/tmp}/logkeeper-${RUN_NAME:-testenv}.XXXXXX")
 	# shellcheck disable=SC2064 # expand dir now
 	trap "cmd_stop '$dir'; rm -rf '$dir'" EXIT
 	trap 'exit 130' INT
@@ -276,13 +276,16 @@ cmd_run() {
 	exit "$rc"
 }
 
-case ${1:-} in
-install) cmd_install ;;
-start) cmd_start "${2:-}" ;;
-stop) cmd_stop "${2:-}" ;;
-run)
-	shift
-	cmd_run "$@"
-	;;
-*) usage ;;
-esac
+# Sourced (scripts/seaweed.sh does, for the helpers above): define only.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+	case ${1:-} in
+	install) cmd_install ;;
+	start) cmd_start "${2:-}" ;;
+	stop) cmd_stop "${2:-}" ;;
+	run)
+		shift
+		cmd_run "$@"
+		;;
+	*) usage ;;
+	esac
+fi
