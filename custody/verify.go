@@ -115,6 +115,67 @@ type verifier struct {
 	badO      map[string]bool // objects with a problem
 	read      bool            // objects must be read whole
 	authority bool            // the store reports server-kept checksums
+	// objs checks objects of every manifest, Concurrency at a time, so a
+	// chain of many small manifests is not checked one round trip at a time.
+	objs    *errgroup.Group
+	objsCtx context.Context
+}
+
+// prefetchAhead is how many manifests (with their signatures) are read
+// ahead of the one being checked.
+const prefetchAhead = 8
+
+// fetched is a manifest read ahead: its bytes, parsed form and signature check.
+type fetched struct {
+	raw      []byte
+	err      error // reading the manifest
+	m        *manifest.Manifest
+	parseErr error
+	sigErr   error // from checkSignature
+}
+
+func (v *verifier) fetch(ctx context.Context, stream string, n uint64) fetched {
+	key := manifest.Key(stream, n)
+	raw, err := readAll(ctx, v.st, key)
+	if err != nil {
+		return fetched{err: err}
+	}
+	m, err := manifest.Parse(raw)
+	if err != nil {
+		return fetched{raw: raw, parseErr: err}
+	}
+	return fetched{raw: raw, m: m, sigErr: checkSignature(ctx, v.st, key, m.RunID, raw, v.opts.PublicKey)}
+}
+
+// prefetch reads the manifests seqs in the background, at most
+// prefetchAhead beyond the one taken last; next returns them in order.
+func (v *verifier) prefetch(ctx context.Context, stream string, seqs []uint64) (next func() (fetched, error)) {
+	slots := make([]chan fetched, len(seqs))
+	for i := range slots {
+		slots[i] = make(chan fetched, 1)
+	}
+	sem := make(chan struct{}, prefetchAhead)
+	go func() {
+		for i, n := range seqs {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			go func() { slots[i] <- v.fetch(ctx, stream, n) }()
+		}
+	}()
+	i := 0
+	return func() (fetched, error) {
+		select {
+		case f := <-slots[i]:
+			i++
+			<-sem
+			return f, nil
+		case <-ctx.Done():
+			return fetched{}, ctx.Err()
+		}
+	}
 }
 
 func (v *verifier) problem(p Problem) {
@@ -170,22 +231,49 @@ func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptio
 	if err := v.checkCheckpoint(ctx, stream, head, present); err != nil {
 		return nil, err
 	}
-	for n := from; n <= to; n++ {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(v.opts.Concurrency)
+	v.objs, v.objsCtx = g, gctx
+	pctx, cancel := context.WithCancel(gctx)
+	defer cancel()
+	var inRange []uint64
+	for _, n := range seqs {
+		if n >= from && n <= to {
+			inRange = append(inRange, n)
 		}
-		key := manifest.Key(stream, n)
-		if !present[n] {
-			v.rep.ManifestsChecked++
-			v.problem(Problem{Kind: KindManifestMissing, Key: key, Sequence: n, Detail: fmt.Sprintf("sequence %d has no manifest (head is %d)", n, head)})
-			prev = nil
-			continue
+	}
+	next := v.prefetch(pctx, stream, inRange)
+	err = func() error {
+		for n := from; n <= to; n++ {
+			key := manifest.Key(stream, n)
+			if !present[n] {
+				v.rep.ManifestsChecked++
+				v.problem(Problem{Kind: KindManifestMissing, Key: key, Sequence: n, Detail: fmt.Sprintf("sequence %d has no manifest (head is %d)", n, head)})
+				prev = nil
+				continue
+			}
+			f, err := next()
+			if err != nil {
+				return err
+			}
+			e, err := v.checkManifest(stream, n, prev, f)
+			if err != nil {
+				return err
+			}
+			prev = e
 		}
-		e, err := v.checkManifest(ctx, stream, n, prev)
-		if err != nil {
-			return nil, err
-		}
-		prev = e
+		return nil
+	}()
+	// The object checks' own error (a store error) comes first: it is
+	// what cancelled the loop, if anything did.
+	if werr := g.Wait(); werr != nil {
+		return nil, werr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	v.rep.ManifestsValid = v.rep.ManifestsChecked - len(v.bad)
 	v.rep.ObjectsValid = v.rep.ObjectsChecked - len(v.badO)
@@ -204,26 +292,25 @@ func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptio
 
 // checkManifest checks manifest n and its objects. It returns the entry
 // (nil when unreadable) to check the next link against.
-func (v *verifier) checkManifest(ctx context.Context, stream string, n uint64, prev *Entry) (*Entry, error) {
+func (v *verifier) checkManifest(stream string, n uint64, prev *Entry, f fetched) (*Entry, error) {
 	key := manifest.Key(stream, n)
 	v.rep.ManifestsChecked++
 	mark := func(kind, detail string) {
 		v.bad[n] = true
 		v.problem(Problem{Kind: kind, Key: key, Sequence: n, Detail: detail})
 	}
-	raw, err := readAll(ctx, v.st, key)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(f.err, store.ErrNotFound) {
 		mark(KindManifestMissing, "listed but could not be read")
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
+	if f.err != nil {
+		return nil, f.err
 	}
-	m, err := manifest.Parse(raw)
-	if err != nil {
-		mark(KindManifestInvalid, strings.ReplaceAll(err.Error(), "\n", "; "))
+	if f.parseErr != nil {
+		mark(KindManifestInvalid, strings.ReplaceAll(f.parseErr.Error(), "\n", "; "))
 		return nil, nil
 	}
+	m, raw := f.m, f.raw
 	e := &Entry{Sequence: n, Key: key, SHA256: manifest.SHA256(raw), Manifest: m}
 	if n == v.rep.Head {
 		v.rep.HeadSHA256 = e.SHA256
@@ -231,7 +318,7 @@ func (v *verifier) checkManifest(ctx context.Context, stream string, n uint64, p
 	if m.Stream != stream || m.Sequence != n {
 		mark(KindManifestMisplaced, fmt.Sprintf("stored as %s sequence %d, content says %s sequence %d", stream, n, m.Stream, m.Sequence))
 	}
-	if err := checkSignature(ctx, v.st, key, m.RunID, raw, v.opts.PublicKey); err != nil {
+	if err := f.sigErr; err != nil {
 		var sp *signatureProblem
 		if !errors.As(err, &sp) {
 			return nil, err
@@ -254,18 +341,16 @@ func (v *verifier) checkManifest(ctx context.Context, stream string, n uint64, p
 		}
 		mark(kind, cerr.Error())
 	}
-	if err := v.checkObjects(ctx, n, m.Objects); err != nil {
-		return nil, err
-	}
+	v.checkObjects(n, m.Objects)
 	return e, nil
 }
 
-func (v *verifier) checkObjects(ctx context.Context, seq uint64, objects []manifest.Object) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(v.opts.Concurrency)
+// checkObjects queues the checks of a manifest's objects; Verify waits
+// for all of them at the end.
+func (v *verifier) checkObjects(seq uint64, objects []manifest.Object) {
 	for _, o := range objects {
-		g.Go(func() error {
-			probs, n, err := v.checkObject(gctx, o)
+		v.objs.Go(func() error {
+			probs, n, err := v.checkObject(v.objsCtx, o)
 			if err != nil {
 				return fmt.Errorf("verify %s: %w", o.Key, err)
 			}
@@ -282,7 +367,6 @@ func (v *verifier) checkObjects(ctx context.Context, seq uint64, objects []manif
 			return nil
 		})
 	}
-	return g.Wait()
 }
 
 func expectedChecksum(o manifest.Object) string {
