@@ -103,6 +103,33 @@ func (t *trackingReader) Read(p []byte) (int, error) {
 // failed, an error wrapping ErrFilesFailed alongside a written manifest.
 // Any other error means no manifest was written.
 func (j *Job) Run(ctx context.Context, end time.Time) (*Result, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("run id: %w", err)
+	}
+	var seq uint64
+	res, err := j.run(ctx, end, id.String(), &seq)
+	if err != nil {
+		err = &RunError{Stream: j.Stream, RunID: id.String(), Sequence: seq, Err: err}
+	}
+	return res, err
+}
+
+// RunError is the error of a run: it names the run, so that a caller's log
+// line can carry the run id and sequence. It unwraps to the cause.
+type RunError struct {
+	Stream string
+	RunID  string
+	// Sequence is the manifest number the run was to write (0 when it
+	// failed before reading the chain).
+	Sequence uint64
+	Err      error
+}
+
+func (e *RunError) Error() string { return e.Err.Error() }
+func (e *RunError) Unwrap() error { return e.Err }
+
+func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint64) (*Result, error) {
 	now := j.Now
 	if now == nil {
 		now = time.Now
@@ -115,11 +142,6 @@ func (j *Job) Run(ctx context.Context, end time.Time) (*Result, error) {
 	if workers <= 0 {
 		workers = 8
 	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return nil, fmt.Errorf("run id: %w", err)
-	}
-	runID := id.String()
 	started := now().UTC()
 	log = log.With("stream", j.Stream, "run_id", runID)
 
@@ -132,6 +154,7 @@ func (j *Job) Run(ctx context.Context, end time.Time) (*Result, error) {
 		return nil, fmt.Errorf("load chain of %s: %w", j.Stream, err)
 	}
 	seq := chain.NextSequence()
+	*seqOut = seq
 	log = log.With("sequence", seq)
 	window := manifest.Window{Start: time.Unix(0, 0).UTC(), End: end.UTC()}
 	if end.IsZero() {

@@ -347,7 +347,12 @@ func (d *Daemon) schedule(root context.Context, s *Setup, leases *lease.Manager)
 		}
 		c.Schedule(st.Schedule, cron.FuncJob(func() {
 			if err := d.runTick(root, s, leases, st); err != nil {
-				d.log.Error("tick failed; the window is retried at the next tick", "stream", st.Name, "err", err.Error())
+				attrs := []any{"stream", st.Name, "err", err.Error()}
+				var re *export.RunError
+				if errors.As(err, &re) {
+					attrs = append(attrs, "run_id", re.RunID, "sequence", re.Sequence)
+				}
+				d.log.Error("tick failed; the window is retried at the next tick", attrs...)
 			}
 		}))
 		d.log.Info("stream scheduled", "stream", st.Name, "schedule", st.Spec, "window", st.Window.String())

@@ -244,8 +244,10 @@ func TestStoreFailureWritesNoManifest(t *testing.T) {
 	}
 	job := h.job()
 	job.Store = &flakyStore{Store: h.st, failAfter: 5}
-	if _, err := job.Run(context.Background(), time.Time{}); err == nil {
-		t.Fatal("run with a failing store: no error")
+	_, err := job.Run(context.Background(), time.Time{})
+	var re *export.RunError
+	if !errors.As(err, &re) || re.RunID == "" || re.Sequence != 1 || re.Stream != "s" {
+		t.Fatalf("run with a failing store: want a RunError naming the run, got %v", err)
 	}
 	if err := h.st.List(context.Background(), manifest.ManifestsPrefix("s"), func(oi store.ObjectInfo) error {
 		return fmt.Errorf("manifest written by a failed run: %s", oi.Key)
