@@ -36,12 +36,7 @@ func newS3(t testing.TB, env testenv.S3Env, bucket string) *s3store.Store {
 // kmsSigner creates an ECC_NIST_P256 signing key in local-kms.
 func kmsSigner(t testing.TB) signing.Signer {
 	t.Helper()
-	env := testenv.KMS(t)
-	client := kms.New(kms.Options{
-		Region:       env.Region,
-		BaseEndpoint: aws.String(env.Endpoint),
-		Credentials:  aws.AnonymousCredentials{},
-	})
+	client := testenv.KMS(t).Client()
 	ctx := context.Background()
 	out, err := client.CreateKey(ctx, &kms.CreateKeyInput{
 		KeySpec:  kmstypes.KeySpecEccNistP256,

@@ -128,14 +128,8 @@ func onDisk(t *testing.T, dir string, needle []byte) bool {
 // context back and reports one that was changed.
 func TestSeaweedSSEKMS(t *testing.T) {
 	env, dataDir := seaweed(t)
-	kenv := testenv.KMS(t)
 	ctx := context.Background()
-	kc := kms.New(kms.Options{Region: kenv.Region, BaseEndpoint: aws.String(kenv.Endpoint), Credentials: aws.AnonymousCredentials{}})
-	key, err := kc.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecSymmetricDefault, KeyUsage: kmstypes.KeyUsageTypeEncryptDecrypt})
-	if err != nil {
-		t.Fatalf("create KMS key: %v", err)
-	}
-	keyID := aws.ToString(key.KeyMetadata.KeyId)
+	keyID := newEncryptionKey(t)
 
 	bucket := env.NewBucket(t, false)
 	h := &harness{
@@ -256,14 +250,8 @@ func TestSeaweedSSEKMS(t *testing.T) {
 // the context, this test fails and should become part of the one above.
 func TestSeaweedMultipartContextDropped(t *testing.T) {
 	env, dataDir := seaweed(t)
-	kenv := testenv.KMS(t)
 	ctx := context.Background()
-	kc := kms.New(kms.Options{Region: kenv.Region, BaseEndpoint: aws.String(kenv.Endpoint), Credentials: aws.AnonymousCredentials{}})
-	key, err := kc.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecSymmetricDefault, KeyUsage: kmstypes.KeyUsageTypeEncryptDecrypt})
-	if err != nil {
-		t.Fatalf("create KMS key: %v", err)
-	}
-	keyID := aws.ToString(key.KeyMetadata.KeyId)
+	keyID := newEncryptionKey(t)
 	bucket := env.NewBucket(t, false)
 	h := &harness{
 		t: t, st: newS3(t, env, bucket), signer: fixedSigner(t, 1), src: t.TempDir(), stream: "multi",
@@ -297,4 +285,17 @@ func TestSeaweedMultipartContextDropped(t *testing.T) {
 		t.Fatalf("verify of an object stored without its context: %v, want %s", rep.Problems, custody.KindEncryptionContext)
 	}
 	t.Logf("SeaweedFS stored the multipart object under context %v; verify reports %d problems, e.g. %s", got, len(rep.Problems), rep.Problems[0])
+}
+
+// newEncryptionKey creates a symmetric key in the test KMS, the one
+// SeaweedFS encrypts under, and returns its id.
+func newEncryptionKey(t *testing.T) string {
+	t.Helper()
+	key, err := testenv.KMS(t).Client().CreateKey(context.Background(), &kms.CreateKeyInput{
+		KeySpec: kmstypes.KeySpecSymmetricDefault, KeyUsage: kmstypes.KeyUsageTypeEncryptDecrypt,
+	})
+	if err != nil {
+		t.Fatalf("create KMS key: %v", err)
+	}
+	return aws.ToString(key.KeyMetadata.KeyId)
 }

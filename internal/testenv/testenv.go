@@ -21,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
@@ -121,6 +122,16 @@ func (e S3Env) Client() *s3.Client {
 		Credentials:  e.Credentials(),
 		BaseEndpoint: aws.String(e.Endpoint),
 		UsePathStyle: true,
+	})
+}
+
+// Client returns a KMS client for the test server (local-kms accepts any
+// credentials; static test ones are signed with).
+func (e KMSEnv) Client() *kms.Client {
+	return kms.New(kms.Options{
+		Region:       e.Region,
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String(e.Endpoint),
 	})
 }
 

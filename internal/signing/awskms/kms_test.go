@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -24,12 +23,7 @@ import (
 
 func testClient(t *testing.T) *kms.Client {
 	t.Helper()
-	e := testenv.KMS(t)
-	return kms.New(kms.Options{
-		Region:       e.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		BaseEndpoint: aws.String(e.Endpoint),
-	})
+	return testenv.KMS(t).Client()
 }
 
 func testCtx(t *testing.T) context.Context {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
@@ -143,11 +142,7 @@ func TestOpenKMSClientError(t *testing.T) {
 func testKMS(t *testing.T) (*kms.Client, testenv.KMSEnv) {
 	t.Helper()
 	e := testenv.KMS(t)
-	return kms.New(kms.Options{
-		Region:       e.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-		BaseEndpoint: aws.String(e.Endpoint),
-	}), e
+	return e.Client(), e
 }
 
 // newKMSKey creates an ECC_NIST_P256 signing key with an alias and returns
