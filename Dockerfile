@@ -6,7 +6,7 @@
 # The default command is the scheduled daemon with probes and metrics on
 # port 9090 (all interfaces of the container: --listen-remote).
 
-FROM golang:1.26 AS build
+FROM golang:1.27.3 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

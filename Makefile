@@ -1,6 +1,10 @@
 # logkeeper. `make demo` runs the embedded demo; `make test` runs every test
 # against real S3 (versitygw) and KMS (local-kms) servers it starts itself.
 GO       ?= go
+# The Go toolchain every build, test and tool install uses: the go command
+# fetches it from the module proxy the first time (the machine's own Go may
+# be older and carry known standard-library vulnerabilities).
+export GOTOOLCHAIN := go1.27.3
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/logkeeper/logkeeper/internal/app.Version=$(VERSION)
 BENCH_MIB ?= 1024

@@ -58,14 +58,18 @@ const DefaultStaleUploadAge = time.Hour
 
 // Result is what one run did.
 type Result struct {
-	RunID       string `json:"run_id"`
-	Stream      string `json:"stream"`
-	Sequence    uint64 `json:"sequence"`
-	Files       int    `json:"files"`
-	Bytes       int64  `json:"bytes"`
-	Skipped     int    `json:"skipped"`
-	Failed      int    `json:"failed"`
-	ManifestKey string `json:"manifest_key"`
+	RunID    string `json:"run_id"`
+	Stream   string `json:"stream"`
+	Sequence uint64 `json:"sequence"`
+	Files    int    `json:"files"`
+	Bytes    int64  `json:"bytes"`
+	// Skipped counts listed files already archived by an earlier run.
+	Skipped int `json:"skipped"`
+	// NotCollected counts items the source found and deliberately did not
+	// collect (manifest "skipped": symbolic links, offline edges, ...).
+	NotCollected int    `json:"not_collected"`
+	Failed       int    `json:"failed"`
+	ManifestKey  string `json:"manifest_key"`
 	// Manifest is the manifest written.
 	Manifest *manifest.Manifest `json:"-"`
 }
@@ -178,12 +182,21 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 		return nil, err
 	}
 	var todo []File
+	var skipped []manifest.Skip
+	var listFailures []manifest.Failure
 	for _, f := range files {
-		if chain.NeedsArchiving(provenance(f)) {
+		switch {
+		case f.Skip != "":
+			skipped = append(skipped, manifest.Skip{ID: f.ID, Path: f.Path, Reason: f.Skip})
+			log.Warn("item not collected", "path", f.Path, "reason", f.Skip)
+		case f.Err != nil:
+			listFailures = append(listFailures, manifest.Failure{ID: f.ID, Path: f.Path, Error: f.Err.Error()})
+			log.Warn("item not archived", "path", f.Path, "err", f.Err.Error())
+		case chain.NeedsArchiving(provenance(f)):
 			todo = append(todo, f)
 		}
 	}
-	log.Info("export started", "files_listed", len(files), "files_new", len(todo))
+	log.Info("export started", "files_listed", len(files), "files_new", len(todo), "not_collected", len(skipped), "failed_at_listing", len(listFailures))
 
 	objects := make([]*manifest.Object, len(todo))
 	failures := make([]*manifest.Failure, len(todo))
@@ -229,6 +242,8 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 		Store:     j.Store.Describe(),
 		Source:    j.Source.Describe(),
 		Objects:   []manifest.Object{},
+		Failures:  listFailures,
+		Skipped:   skipped,
 	}
 	for _, o := range objects {
 		if o != nil {
@@ -250,13 +265,13 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 	}
 	res := &Result{
 		RunID: runID, Stream: j.Stream, Sequence: entry.Sequence,
-		Files: len(m.Objects), Bytes: bytes, Skipped: len(files) - len(todo),
-		Failed: len(m.Failures), ManifestKey: entry.Key, Manifest: m,
+		Files: len(m.Objects), Bytes: bytes, Skipped: len(files) - len(todo) - len(skipped) - len(listFailures),
+		NotCollected: len(skipped), Failed: len(m.Failures), ManifestKey: entry.Key, Manifest: m,
 	}
 	log.Info("export finished", "files", res.Files, "bytes", res.Bytes, "skipped", res.Skipped, "failed", res.Failed, "manifest", res.ManifestKey)
 	if res.Failed > 0 {
 		return res, fmt.Errorf("%w: %d of %d files failed (first: %s: %s); they are listed in %s and the next run retries them",
-			ErrFilesFailed, res.Failed, len(todo), m.Failures[0].Path, m.Failures[0].Error, res.ManifestKey)
+			ErrFilesFailed, res.Failed, len(todo)+len(listFailures), m.Failures[0].Path, m.Failures[0].Error, res.ManifestKey)
 	}
 	return res, nil
 }

@@ -21,6 +21,16 @@ type File struct {
 	Modified time.Time
 	// IDs are source-side identifiers recorded as provenance.
 	IDs map[string]string
+	// Skip, when not empty, says why the source found this item and does
+	// not offer it for archiving (a symbolic link, a special file, an
+	// offline edge). The run records it in the manifest's skipped list and
+	// never opens it.
+	Skip string
+	// Err, when not nil, is a problem the source met with this item while
+	// listing (an edge whose files could not be listed, a name that cannot
+	// become a key). The run records it as a failure of the item, which a
+	// later run tries again, and never opens it.
+	Err error
 }
 
 // Source lists and opens the files of one stream. Implementations are safe

@@ -45,8 +45,12 @@ type Manifest struct {
 	// Failures are source files this run could not archive; the next run
 	// tries them again. A failure never has an object.
 	Failures []Failure `json:"failures,omitempty"`
-	Totals   Totals    `json:"totals"`
-	Merkle   Merkle    `json:"merkle"`
+	// Skipped are items the source found and deliberately did not collect
+	// (a symbolic link or special file in a folder, an offline edge), each
+	// with the reason, so the evidence says what was left out and why.
+	Skipped []Skip `json:"skipped,omitempty"`
+	Totals  Totals `json:"totals"`
+	Merkle  Merkle `json:"merkle"`
 }
 
 // Window is a half-open time interval [Start, End).
@@ -144,6 +148,14 @@ type Failure struct {
 	ID    string `json:"id,omitempty"`
 	Path  string `json:"path"`
 	Error string `json:"error"`
+}
+
+// Skip is an item a source found and did not collect, on purpose.
+type Skip struct {
+	// ID is the item's identity at the source, when it has one.
+	ID     string `json:"id,omitempty"`
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // Totals sums the objects.
@@ -272,6 +284,11 @@ func (m *Manifest) Validate() error {
 		}
 		if strings.ContainsRune(o.Key, '\n') {
 			bad("%s.key: contains a newline", p)
+		}
+	}
+	for i, sk := range m.Skipped {
+		if sk.Reason == "" {
+			bad("skipped[%d].reason: missing", i)
 		}
 	}
 	return errors.Join(errs...)

@@ -45,6 +45,7 @@ func fixture() *Manifest {
 			},
 		},
 		Failures: []Failure{{ID: "locked.log", Path: "locked.log", Error: "open: permission denied"}},
+		Skipped:  []Skip{{ID: "current", Path: "current", Reason: "symbolic link"}},
 	}
 }
 

@@ -23,6 +23,8 @@
 #
 #   scripts/bench-compare.sh [MIB] [FILES]     defaults 1024 and 5000
 set -euo pipefail
+# The pinned Go toolchain (as in go.mod and the Makefile).
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 mib=${1:-1024}
 nfiles=${2:-5000}
 rounds=${ROUNDS:-3}

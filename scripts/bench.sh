@@ -5,6 +5,8 @@
 # two rounds each. Prints MB/s, peak RSS and the ratio. Run it through
 # scripts/testenv.sh run (make bench does).
 set -euo pipefail
+# The pinned Go toolchain (as in go.mod and the Makefile).
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 mib=${1:-1024}
 root=$(cd "$(dirname "$0")/.." && pwd)
 : "${LOGKEEPER_TEST_S3_ENDPOINT:?run through scripts/testenv.sh run}"

@@ -3,6 +3,8 @@
 # into a local-filesystem store, verify the archive, then show that a
 # one-byte change is caught. Needs no server. Everything goes under .demo/.
 set -euo pipefail
+# The pinned Go toolchain (as in go.mod and the Makefile).
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin="$root/bin/logkeeper"
 demo="$root/.demo"

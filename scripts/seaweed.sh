@@ -17,6 +17,8 @@
 # 8080, filer 8888, ...): run one instance at a time on a machine.
 # LOGKEEPER_SEAWEED_TIMEOUT (seconds, default 90) bounds the wait for it.
 set -euo pipefail
+# The pinned Go toolchain (as in go.mod and the Makefile).
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 # The helpers shared with the versitygw/local-kms environment (port_free,
 # http_status, log_tail, start_localkms, stop_pid, cmd_run ...); this
 # script's own settings and commands below take the place of its.

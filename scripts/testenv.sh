@@ -12,6 +12,8 @@
 # The tools cache is ${LOGKEEPER_TOOLS:-$HOME/.cache/logkeeper/tools}.
 # LOGKEEPER_TESTENV_TIMEOUT (seconds, default 30) bounds the wait for a server.
 set -euo pipefail
+# The pinned Go toolchain (as in go.mod and the Makefile).
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 
 VERSITYGW_VERSION=v1.8.0
 REGION=us-east-1

@@ -14,6 +14,8 @@
 # (CI, whose toolchain is the machine's) they are printed as a warning
 # naming the Go release that fixes them, and only those in modules fail.
 set -euo pipefail
+# The pinned Go toolchain (as in go.mod and the Makefile).
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 GOVULNCHECK_VERSION=v1.9.0
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS=${LOGKEEPER_TOOLS:-$HOME/.cache/logkeeper/tools}
