@@ -13,7 +13,7 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 RUN CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath \
-      -ldflags "-s -w -X github.com/logkeeper/logkeeper/internal/app.Version=${VERSION}" \
+      -ldflags "-s -w -X github.com/logkeeper/logkeeper/service/app.Version=${VERSION}" \
       -o /out/logkeeper ./cmd/logkeeper
 
 # distroless/static: no shell, no package manager, CA certificates and

@@ -6,7 +6,7 @@ GO       ?= go
 # be older and carry known standard-library vulnerabilities).
 export GOTOOLCHAIN := go1.27.3
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X github.com/logkeeper/logkeeper/internal/app.Version=$(VERSION)
+LDFLAGS  := -s -w -X github.com/logkeeper/logkeeper/service/app.Version=$(VERSION)
 BENCH_MIB ?= 1024
 
 .PHONY: all build demo test test-unit vet fmt-check bench bench-compare fuzz vuln test-seaweed clean docker

@@ -6,7 +6,7 @@ import (
 	"io"
 
 	"github.com/logkeeper/logkeeper/internal/config"
-	"github.com/logkeeper/logkeeper/internal/daemon"
+	"github.com/logkeeper/logkeeper/service/daemon"
 	"github.com/logkeeper/logkeeper/internal/signing"
 )
 

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logkeeper/logkeeper/internal/app"
+	"github.com/logkeeper/logkeeper/service/app"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/testenv"
 )

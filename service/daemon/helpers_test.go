@@ -21,7 +21,7 @@ import (
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/export/dirsource"
 	"github.com/logkeeper/logkeeper/internal/config"
-	"github.com/logkeeper/logkeeper/internal/daemon"
+	"github.com/logkeeper/logkeeper/service/daemon"
 	"github.com/logkeeper/logkeeper/internal/metrics"
 	"github.com/logkeeper/logkeeper/internal/signing"
 	"github.com/logkeeper/logkeeper/internal/store"

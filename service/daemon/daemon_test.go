@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/export"
-	"github.com/logkeeper/logkeeper/internal/daemon"
+	"github.com/logkeeper/logkeeper/service/daemon"
 	"github.com/logkeeper/logkeeper/internal/store"
 )
 

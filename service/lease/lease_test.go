@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logkeeper/logkeeper/internal/lease"
+	"github.com/logkeeper/logkeeper/service/lease"
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/internal/store/fsstore"
 	"github.com/logkeeper/logkeeper/internal/store/s3store"
