@@ -30,9 +30,9 @@ import (
 
 	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/export"
-	"github.com/logkeeper/logkeeper/service/app"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/signing"
+	"github.com/logkeeper/logkeeper/service/app"
 )
 
 // Exit codes.
@@ -200,12 +200,11 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	if err != nil {
 		return exitUsage, usageError{err}
 	}
-	job.Reason = *reason
 	job.StaleUploadAge = *staleAge
 	if *staleAge <= 0 {
 		job.StaleUploadAge = -1 // all, whatever their age
 	}
-	res, err := job.Run(ctx, time.Time{})
+	res, err := job.Run(ctx, time.Time{}, *reason)
 	if res != nil {
 		printExport(stdout, c.jsonOut, res)
 	}

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
-	"github.com/logkeeper/logkeeper/service/app"
 	"github.com/logkeeper/logkeeper/internal/config"
+	"github.com/logkeeper/logkeeper/service/app"
 )
 
 // TestConfigToArchive: both source types, configured as a user writes
@@ -63,7 +63,7 @@ streams:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			res, err := job.Run(ctx, auditStart.Add(48*time.Hour))
+			res, err := job.Run(ctx, auditStart.Add(48*time.Hour), "test")
 			if err != nil || res.Files != tc.files {
 				t.Fatalf("export: %+v, %v", res, err)
 			}

@@ -18,23 +18,17 @@ import (
 
 	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/export"
-	"github.com/logkeeper/logkeeper/service/lease"
 	"github.com/logkeeper/logkeeper/internal/metrics"
 	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/service/lease"
 )
 
 // RunFunc runs one export of a stream covering the window that ends at
 // end, recording reason in the manifest (see export.Job.Run).
 type RunFunc func(ctx context.Context, end time.Time, reason string) (*export.Result, error)
 
-// JobRunner runs j. The daemon never runs one stream twice at once, so
-// setting the job's Reason before each run is safe.
-func JobRunner(j *export.Job) RunFunc {
-	return func(ctx context.Context, end time.Time, reason string) (*export.Result, error) {
-		j.Reason = reason
-		return j.Run(ctx, end)
-	}
-}
+// JobRunner runs j.
+func JobRunner(j *export.Job) RunFunc { return j.Run }
 
 // Stream is one stream as the daemon runs it.
 type Stream struct {
