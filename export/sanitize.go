@@ -97,6 +97,11 @@ func ObjectKey(prefix, name string, limit int) (string, bool) {
 	}
 	rel := key[len(prefix):]
 	cut := room
+	// The hash ends the last segment kept, which must stay within
+	// maxSegment bytes too.
+	if seg := strings.LastIndexByte(rel[:cut], '/') + 1; cut-seg > maxSegment-2-keyHashLen {
+		cut = seg + maxSegment - 2 - keyHashLen
+	}
 	for cut > 0 && !utf8.RuneStart(rel[cut]) {
 		cut--
 	}
