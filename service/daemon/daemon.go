@@ -20,6 +20,7 @@ import (
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/internal/metrics"
 	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/policies"
 	"github.com/logkeeper/logkeeper/service/lease"
 )
 
@@ -56,8 +57,9 @@ type Setup struct {
 	LeaseTTL time.Duration
 	// GracePeriod is how long running exports may finish at shutdown.
 	GracePeriod time.Duration
-	// LeasePutOptions, when not nil, gives the encryption of lease objects.
-	LeasePutOptions func(key, token string) store.PutOptions
+	// LeaseEncryption, when not nil, encrypts the lease objects (SSE-KMS,
+	// with the lease's name in place of the stream in the context).
+	LeaseEncryption *policies.Encryption
 	// Chains, when set, caches the chains between ticks (share it with the
 	// streams' export jobs), so a tick reads only new manifests.
 	Chains *custody.Cache
@@ -152,7 +154,7 @@ func (d *Daemon) install(s *Setup) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.setup = s
-	d.leases = &lease.Manager{Store: s.Store, Holder: d.holder, TTL: s.LeaseTTL, Now: d.o.Now, PutOptions: s.LeasePutOptions}
+	d.leases = &lease.Manager{Store: s.Store, Holder: d.holder, TTL: s.LeaseTTL, Now: d.o.Now, PutOptions: leasePutOptions(s)}
 	for _, st := range s.Streams {
 		if d.locks[st.Name] == nil {
 			d.locks[st.Name] = &sync.Mutex{}
@@ -162,6 +164,19 @@ func (d *Daemon) install(s *Setup) {
 	d.readyMu.Lock()
 	d.readyAt = time.Time{}
 	d.readyMu.Unlock()
+}
+
+// leasePutOptions returns the encryption of s's lease objects, or nil.
+func leasePutOptions(s *Setup) func(name, key, token string) store.PutOptions {
+	enc := s.LeaseEncryption
+	if enc == nil {
+		return nil
+	}
+	where := s.Store.Describe()
+	return func(name, key, token string) store.PutOptions {
+		return store.PutOptions{SSE: &store.SSE{Algorithm: "aws:kms", KMSKeyID: enc.KMSKeyID,
+			Context: enc.ContextFor(name, token, key, where)}}
+	}
 }
 
 func (d *Daemon) current() (*Setup, *lease.Manager) {
@@ -240,7 +255,10 @@ func (d *Daemon) Ready(ctx context.Context) error {
 }
 
 // RunOnce runs one tick of every stream, one after the other, with the
-// code the schedule uses, and returns every stream's error joined.
+// code the schedule uses, and returns every stream's error joined. A
+// stream whose lease another replica holds is not run: its error wraps
+// lease.ErrHeld, so a one-off run never reports success having archived
+// nothing.
 func (d *Daemon) RunOnce(ctx context.Context) error {
 	s, leases := d.current()
 	var errs []error
@@ -340,7 +358,7 @@ func (d *Daemon) schedule(root context.Context, s *Setup, leases *lease.Manager)
 			continue
 		}
 		c.Schedule(st.Schedule, cron.FuncJob(func() {
-			if err := d.runTick(root, s, leases, st); err != nil {
+			if err := d.runTick(root, s, leases, st); err != nil && !errors.Is(err, lease.ErrHeld) {
 				attrs := []any{"stream", st.Name, "err", err.Error()}
 				var re *export.RunError
 				if errors.As(err, &re) {
