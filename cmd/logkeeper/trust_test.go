@@ -14,6 +14,7 @@ import (
 
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/internal/store/fsstore"
+	"github.com/logkeeper/logkeeper/manifest"
 	"github.com/logkeeper/logkeeper/service/lease"
 )
 
@@ -119,5 +120,41 @@ func TestExportFIFOSwappedIn(t *testing.T) {
 				t.Fatalf("FIFO swapped in: exit %d, %d manifests; want %d, 1 and the FIFO reported\n%s", code, len(manifests), exitProblems, p.log())
 			}
 		})
+	}
+}
+
+// TestExportNeverArchivesTheSigningKey: a hard link to the configured key
+// file inside the source folder is recorded as skipped, never archived.
+func TestExportNeverArchivesTheSigningKey(t *testing.T) {
+	c, cfg := setup(t)
+	if err := os.Link(filepath.Join(c.dir, "key.pem"), filepath.Join(c.dir, "logs", "app.log.1")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := c.run("export", "-c", cfg, "--stream", "edge", "--json")
+	if code != exitOK {
+		t.Fatalf("export: exit %d\n%s", code, stderr)
+	}
+	var res struct {
+		Files        int `json:"files"`
+		NotCollected int `json:"not_collected"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Files != 2 || res.NotCollected != 1 {
+		t.Fatalf("export result %s (%v): want 2 files and 1 not collected", out, err)
+	}
+	b, err := os.ReadFile(filepath.Join(c.dir, "archive", "edge", "manifests", "00000000000000000001.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := manifest.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Skipped) != 1 || m.Skipped[0].ID != "app.log.1" || !strings.HasPrefix(m.Skipped[0].Reason, "excluded: ") {
+		t.Fatalf("skipped %+v: want app.log.1 excluded", m.Skipped)
+	}
+	for _, o := range m.Objects {
+		if o.Source.ID == "app.log.1" {
+			t.Fatal("the signing key was archived")
+		}
 	}
 }
