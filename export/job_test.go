@@ -223,3 +223,29 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestPathTooLongForTheFileStore: a file store whose root is deep enough
+// that root and key together pass PATH_MAX refuses the key
+// (ENAMETOOLONG): a failure of that file, and the run goes on.
+func TestPathTooLongForTheFileStore(t *testing.T) {
+	e := newEnv(t)
+	deepRoot := filepath.Join(t.TempDir(), strings.Repeat(strings.Repeat("r", 250)+"/", 13)) // 3263 bytes more
+	st, err := fsstore.New(deepRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.st = st
+	writeFile(t, e.path("a.log"), "a")
+	long := strings.Repeat(strings.Repeat("d", 190)+"/", 4) + "x.log" // 765 bytes
+	writeFile(t, e.path(long), "x")
+	res, err := e.run()
+	if !errors.Is(err, export.ErrFilesFailed) || res == nil || res.Files != 1 || res.Failed != 1 {
+		t.Fatalf("run: %+v, %v", res, err)
+	}
+	if f := res.Manifest.Failures[0]; f.ID != long || !strings.Contains(f.Error, "file name too long") {
+		t.Fatalf("failure %+v", f)
+	}
+	if kinds := e.verify(); len(kinds) != 0 {
+		t.Fatalf("verify found %v", kinds)
+	}
+}

@@ -3,6 +3,7 @@ package dirsource_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -434,5 +435,42 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkListAndOpen lists a folder of 1000 files in 10 subfolders and
+// opens (with the identity checks) and reads each.
+func BenchmarkListAndOpen(b *testing.B) {
+	root := b.TempDir()
+	for i := range 1000 {
+		p := filepath.Join(root, fmt.Sprintf("d%d", i%10), fmt.Sprintf("f%04d.log", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("a log line\n"), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	src, err := dirsource.New(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		files, err := src.List(ctx, manifest.Window{})
+		if err != nil || len(files) != 1000 {
+			b.Fatalf("list: %d files, %v", len(files), err)
+		}
+		for _, f := range files {
+			rc, err := src.Open(ctx, f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, rc); err != nil {
+				b.Fatal(err)
+			}
+			rc.Close()
+		}
 	}
 }
