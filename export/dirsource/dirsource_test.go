@@ -7,10 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -370,55 +368,6 @@ func TestListHonoursCancellation(t *testing.T) {
 	cancel()
 	if _, err := f.src.List(ctx, manifest.Window{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("list with a cancelled context: %v", err)
-	}
-}
-
-// TestUnreadableSubfolder: a folder the exporter may not read is a failure
-// of that folder; the rest is listed. Root reads everything, so as root
-// the test runs itself again as nobody.
-func TestUnreadableSubfolder(t *testing.T) {
-	if dir := os.Getenv("DIRSOURCE_UNREADABLE"); dir != "" {
-		src, err := dirsource.New(dir)
-		must(t, err)
-		files, err := src.List(context.Background(), manifest.Window{})
-		must(t, err)
-		want := []listing{{id: "a.log"}, {id: "locked", failed: true}, {id: "z/b.log"}}
-		if got := summary(files); !equal(got, want) {
-			t.Fatalf("listing:\n got %v\nwant %v", got, want)
-		}
-		if msg := files[1].Err.Error(); !strings.Contains(msg, "permission denied") {
-			t.Fatalf("failure of the locked folder: %s", msg)
-		}
-		return
-	}
-	base, err := os.MkdirTemp("", "dirsource-unreadable-")
-	must(t, err)
-	t.Cleanup(func() { os.RemoveAll(base) })
-	must(t, os.Chmod(base, 0o755))
-	root := filepath.Join(base, "logs")
-	write(t, filepath.Join(root, "a.log"), "a")
-	write(t, filepath.Join(root, "locked", "secret.log"), "s")
-	write(t, filepath.Join(root, "z", "b.log"), "b")
-	must(t, os.Chmod(filepath.Join(root, "locked"), 0o300))
-	if os.Geteuid() != 0 {
-		t.Setenv("DIRSOURCE_UNREADABLE", root)
-		TestUnreadableSubfolder(t)
-		return
-	}
-	// Run this test again as nobody, from a copy of the test binary that
-	// nobody can execute.
-	self, err := os.Executable()
-	must(t, err)
-	bin := filepath.Join(base, "dirsource.test")
-	data, err := os.ReadFile(self)
-	must(t, err)
-	must(t, os.WriteFile(bin, data, 0o755))
-	cmd := exec.Command(bin, "-test.run=^TestUnreadableSubfolder$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "DIRSOURCE_UNREADABLE="+root)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "PASS") {
-		t.Fatalf("as nobody: %v\n%s", err, out)
 	}
 }
 

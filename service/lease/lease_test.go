@@ -298,8 +298,10 @@ func (f *failingStore) Put(ctx context.Context, key string, r io.Reader, opts st
 func TestHoldCancelsWhenLost(t *testing.T) {
 	ctx := context.Background()
 	st := newFS(t)
-	a := &lease.Manager{Store: st, Holder: "a", TTL: 300 * time.Millisecond}
-	b := &lease.Manager{Store: st, Holder: "b", TTL: 300 * time.Millisecond, Now: func() time.Time { return time.Now().Add(time.Hour) }}
+	// A TTL of a second leaves a renewal about half a second, enough for an
+	// fsync on a loaded machine (300ms was not).
+	a := &lease.Manager{Store: st, Holder: "a", TTL: time.Second}
+	b := &lease.Manager{Store: st, Holder: "b", TTL: time.Second, Now: func() time.Time { return time.Now().Add(time.Hour) }}
 	l, err := a.Acquire(ctx, "edge")
 	if err != nil {
 		t.Fatal(err)
@@ -310,7 +312,7 @@ func TestHoldCancelsWhenLost(t *testing.T) {
 	select {
 	case <-held.Done():
 		t.Fatalf("lease lost while renewed: %v", context.Cause(held))
-	case <-time.After(time.Second):
+	case <-time.After(3 * time.Second):
 	}
 	// b (whose clock runs an hour ahead) takes it over: a must notice.
 	if _, err := b.Acquire(ctx, "edge"); err != nil {
