@@ -152,7 +152,7 @@ func (r *checkedReader) Read(p []byte) (int, error) {
 			err = r.want.check(got)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("%w while it was read", err)
+			return 0, fmt.Errorf("at the end of the read: %w", err)
 		}
 		return 0, io.EOF
 	}
