@@ -219,8 +219,8 @@ func printExport(w io.Writer, asJSON bool, r *export.Result) {
 		json.NewEncoder(w).Encode(r) //nolint:errcheck // stdout
 		return
 	}
-	fmt.Fprintf(w, "stream %s: manifest %d (%s), %d files, %d bytes archived, %d unchanged, %d failed, run %s\n",
-		r.Stream, r.Sequence, r.ManifestKey, r.Files, r.Bytes, r.Skipped, r.Failed, r.RunID)
+	fmt.Fprintf(w, "stream %s: manifest %d (%s), %d files, %d bytes archived, %d unchanged, %d not collected, %d failed, run %s\n",
+		r.Stream, r.Sequence, r.ManifestKey, r.Files, r.Bytes, r.Skipped, r.NotCollected, r.Failed, r.RunID)
 }
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
