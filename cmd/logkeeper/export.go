@@ -24,7 +24,7 @@ func exportCommand() *cli.Command {
 		Required: []string{"c", "stream"},
 		Flags: func(fs *flag.FlagSet) {
 			cf.define(fs, true)
-			fs.StringVar(&reason, "reason", "manual export", "why this run happens, recorded in the manifest (`text`)")
+			fs.StringVar(&reason, "reason", "manual export", "`text` recorded in the manifest: why this run happens")
 			fs.DurationVar(&staleAge, "stale-upload-age", export.DefaultStaleUploadAge,
 				"abort unfinished uploads of killed runs under the stream's objects older than this `age` (0: all; only when no other exporter of the stream runs)")
 		},
@@ -50,7 +50,7 @@ func exportCommand() *cli.Command {
 			if staleAge <= 0 {
 				job.StaleUploadAge = -1 // all, whatever their age
 			}
-			if p := env.Progress("export"); p != nil {
+			if p := env.Progress("export", "file"); p != nil {
 				job.Observer = p
 			}
 			started := time.Now()

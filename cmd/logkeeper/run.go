@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
+	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/metrics"
@@ -43,7 +44,7 @@ func runCommand() *cli.Command {
 			fs.StringVar(&listen, "listen", "", "serve /healthz, /readyz and /metrics on this `address` (loopback only unless --listen-remote); off when empty")
 			fs.BoolVar(&listenRemote, "listen-remote", false, "allow a --listen address that is not on loopback (e.g. 0.0.0.0:9090 in a container)")
 			fs.BoolVar(&once, "once", false, "run one tick of every stream (catching up at most daemon.max_backfill_windows windows each) and exit")
-			fs.DurationVar(&verifyEvery, "verify-every", 0, "verify every stream's chain this often and report problems in the metrics (0: never) (`duration`)")
+			fs.DurationVar(&verifyEvery, "verify-every", 0, "verify every stream's chain this often (a `duration`) and report problems in the metrics (0: never)")
 		},
 		Run: func(ctx context.Context, env *cli.Env) error {
 			if listen != "" {
@@ -98,7 +99,7 @@ func runDaemon(ctx context.Context, env *cli.Env, cfgPath, listen string, once b
 	}
 
 	if once {
-		return cli.Problems(d.RunOnce(ctx))
+		return onceError(d.RunOnce(ctx))
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -114,6 +115,25 @@ func runDaemon(ctx context.Context, env *cli.Env, cfgPath, listen string, once b
 		}
 	}()
 	return cli.Problems(d.Run(ctx, reload))
+}
+
+// onceError sets the exit code of run --once: 1 when every stream that
+// failed wrote its manifest and only some files failed (a partial run), 3
+// when a stream's run could not complete (no manifest written).
+func onceError(err error) error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		if !errors.Is(e, export.ErrFilesFailed) {
+			return cli.Incomplete(err)
+		}
+	}
+	return cli.Problems(err)
 }
 
 // buildSetup opens the store and signer of cfg and builds a job per stream.

@@ -53,7 +53,7 @@ func verifyCommand() *cli.Command {
 			if opts.PublicKey, err = publicKey(ctx, cfg, pubkey); err != nil {
 				return err
 			}
-			if p := env.Progress("verify"); p != nil {
+			if p := env.Progress("verify", "object"); p != nil {
 				opts.Observer = p
 			}
 			started := time.Now()

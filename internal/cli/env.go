@@ -31,29 +31,33 @@ type Env struct {
 
 // Printf writes a line of human output to Stdout, every string argument
 // escaped (see Printf).
+// Results come at the end: the progress display is removed first.
 func (e *Env) Printf(format string, args ...any) {
+	e.endProgress()
 	Printf(e.Stdout, format, args...)
 }
 
 // PrintJSON writes v to Stdout as indented JSON.
 func (e *Env) PrintJSON(v any) error {
+	e.endProgress()
 	enc := json.NewEncoder(e.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
 
-// Progress starts a live progress display on Stderr, labelled what, and
+// Progress starts a live progress display on Stderr, labelled what, of
+// items called noun ("file"), and
 // returns it; it returns nil (no display) unless Stderr is a terminal and
 // --json is off. The display is removed when the command returns, and
 // cleared for each log line.
-func (e *Env) Progress(what string) *Progress {
+func (e *Env) Progress(what, noun string) *Progress {
 	if !e.Terminal || e.JSON {
 		return nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.progress == nil {
-		e.progress = newProgress(e.Stderr, what)
+		e.progress = newProgress(e.Stderr, what, noun)
 	}
 	return e.progress
 }

@@ -3,19 +3,19 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // usage is the program's help: every command's synopsis and summary.
 func (a *App) usage() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s.\n\nUsage:\n", a.Name, a.Summary)
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, c := range a.Commands {
-		fmt.Fprintf(tw, "  %s\t%s\n", a.synopsis(c), c.Summary)
+		fmt.Fprintf(&b, "  %s\n      %s\n", a.synopsis(c), c.Summary)
 	}
-	tw.Flush() //nolint:errcheck // strings.Builder
 	fmt.Fprintf(&b, "\nEvery command takes the global flags --log-level, --log-format, --json, -h/--help and --version.\n")
 	fmt.Fprintf(&b, "Run \"%s COMMAND --help\" for a command's flags and an example; \"%s --version\" prints the version.\n", a.Name, a.Name)
 	fmt.Fprintf(&b, "\nExit codes: %d done, %d problems found or partial run, %d usage or configuration, %d could not complete, %d interrupted.\n",
@@ -66,7 +66,7 @@ func (a *App) help(c *Command) string {
 			case required[f.Name]:
 				usage += " (required)"
 			case f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s":
-				usage += fmt.Sprintf(" (default %s)", f.DefValue)
+				usage += " (default " + defaultValue(f) + ")"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\n", flagSynopsis(f), usage)
 		}
@@ -95,4 +95,17 @@ func flagSynopsis(f *flag.Flag) string {
 		return dash + f.Name
 	}
 	return dash + f.Name + " " + strings.ToUpper(name)
+}
+
+// defaultValue writes a flag's default as a user would type it.
+func defaultValue(f *flag.Flag) string {
+	if g, ok := f.Value.(flag.Getter); ok {
+		switch v := g.Get().(type) {
+		case string:
+			return strconv.Quote(v)
+		case time.Duration:
+			return Duration(v)
+		}
+	}
+	return f.DefValue
 }

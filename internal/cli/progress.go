@@ -9,7 +9,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 )
 
-// Progress is a live display of files and bytes done of the total, with
+// Progress is a live display of files (or objects) and bytes done of the total, with
 // the rate and the time left, drawn on a terminal. It implements the
 // observer hooks of export.Job and custody.VerifyOptions: Total and Done
 // may be called from many goroutines at once and return at once (the
@@ -18,20 +18,21 @@ import (
 type Progress struct {
 	mu         sync.Mutex
 	bar        *progressbar.ProgressBar
-	what       string
+	what, noun string
 	files      int
 	filesTotal int
 }
 
 const progressRedraw = 100 * time.Millisecond
 
-func newProgress(w io.Writer, what string) *Progress {
-	p := &Progress{what: what}
+func newProgress(w io.Writer, what, noun string) *Progress {
+	p := &Progress{what: what, noun: noun}
 	p.bar = progressbar.NewOptions64(-1,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(p.describe()),
 		progressbar.OptionShowBytes(true),
 		progressbar.OptionShowTotalBytes(true),
+		progressbar.OptionShowCount(),
 		progressbar.OptionUseIECUnits(true),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionSetElapsedTime(false),
@@ -44,7 +45,7 @@ func newProgress(w io.Writer, what string) *Progress {
 }
 
 func (p *Progress) describe() string {
-	return fmt.Sprintf("%s %d/%s", p.what, p.files, Count(p.filesTotal, "file", ""))
+	return fmt.Sprintf("%s %d/%s", p.what, p.files, Count(p.filesTotal, p.noun, ""))
 }
 
 // Total adds files and bytes to the work to be done.
