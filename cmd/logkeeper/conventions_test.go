@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -229,5 +230,29 @@ func TestStoreStringsEscaped(t *testing.T) {
 	}
 	if !strings.Contains(out, `x\nstream edge (fast verify): 1 of 1 manifest valid, 0 problems\x1b[2K\x1b[1A\u202e`) {
 		t.Fatalf("the escaped store string is not in the output:\n%s", out)
+	}
+}
+
+// run --once with nothing due says when the next window closes.
+func TestRunOnceNothingDue(t *testing.T) {
+	c, _ := setup(t)
+	cfg := filepath.Join(c.dir, "sched.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("store: {url: file://%s/archive}\nsigning: {key: file://%s/key.pem}\nstreams:\n  - {name: edge, schedule: '@every 6h', source: {type: dir, path: %s/logs}}\n", c.dir, c.dir, c.dir)), 0o644)
+	if code, out, errs := c.run("run", "-c", cfg, "--once"); code != 0 || out != "" {
+		t.Fatalf("first run --once: exit %d, %q %s", code, out, errs)
+	}
+	code, out, errs := c.run("run", "-c", cfg, "--once")
+	now := time.Now().UTC()
+	next := now.Truncate(6 * time.Hour).Add(6 * time.Hour)
+	re := regexp.MustCompile(`^stream edge: nothing due; the next window closes at (\S+) \(in ((\d+h)?(\d+m)?(\d+s)?)\)\n$`)
+	m := re.FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("second run --once: exit %d, %q %s", code, out, errs)
+	}
+	if m[1] != next.Format(time.RFC3339) {
+		t.Fatalf("next window closes at %s, want %s (6h windows)", m[1], next.Format(time.RFC3339))
+	}
+	if in, err := time.ParseDuration(m[2]); err != nil || in <= 0 || in > 6*time.Hour {
+		t.Fatalf("in %q: %v", m[2], err)
 	}
 }
