@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -254,5 +256,60 @@ func TestRunOnceNothingDue(t *testing.T) {
 	}
 	if in, err := time.ParseDuration(m[2]); err != nil || in <= 0 || in > 6*time.Hour {
 		t.Fatalf("in %q: %v", m[2], err)
+	}
+}
+
+// The README's command list is the generated synopsis of every command,
+// and its exit code table has a row per code.
+func TestREADMECommands(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	want.WriteString("## Commands\n\n```\n")
+	for _, line := range strings.Split(strings.TrimSpace(synopses()), "\n") {
+		want.WriteString(line + "\n")
+	}
+	want.WriteString("```\n")
+	if !strings.Contains(string(readme), want.String()) {
+		t.Fatalf("README's command list is not the generated one:\n%s", want.String())
+	}
+	for _, row := range []string{"| 0 | done |", "| 1 | problems found", "| 2 | usage or configuration", "| 3 | could not complete", "| 130 | interrupted"} {
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README's exit code table lacks %q", row)
+		}
+	}
+}
+
+// synopses is the first line of each command's help.
+func synopses() string {
+	var b strings.Builder
+	for _, cmd := range logkeeper().Commands {
+		var out strings.Builder
+		logkeeper().Run(context.Background(), append(strings.Fields(cmd.Name), "--help"), &out, io.Discard)
+		first, _, _ := strings.Cut(out.String(), "\n")
+		b.WriteString(strings.TrimPrefix(first, "Usage: ") + "\n")
+	}
+	return b.String()
+}
+
+// Every text the commands print goes through cli's escaping printers
+// (Env.Printf, Env.PrintJSON): no command writes with package fmt itself.
+func TestOnePrinter(t *testing.T) {
+	files, _ := filepath.Glob("*.go")
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, call := range []string{"fmt.Print", "fmt.Fprint", "os.Stdout.Write", "os.Stderr.Write"} {
+			if strings.Contains(string(src), call) {
+				t.Errorf("%s calls %s: print through cli.Env instead, which escapes", f, call)
+			}
+		}
 	}
 }
