@@ -18,10 +18,10 @@ func TestSchedulePeriod(t *testing.T) {
 		{"@monthly", 28 * 24 * time.Hour}, // the shortest month: every firing closes a window
 		{"@yearly", 365 * 24 * time.Hour},
 		{"*/5 * * * *", 5 * time.Minute},
-		{"0 5 * * * *", time.Hour},            // six fields: second 0 of minute 5
-		{"0 9,17 * * *", 8 * time.Hour},       // irregular: the shortest gap
-		{"30 0 * * 1-5", 24 * time.Hour},      // weekdays
-		{"* * * * * *", time.Second},          // every second, bounded loop
+		{"0 5 * * * *", time.Hour},       // six fields: second 0 of minute 5
+		{"0 9,17 * * *", 8 * time.Hour},  // irregular: the shortest gap
+		{"30 0 * * 1-5", 24 * time.Hour}, // weekdays
+		{"* * * * * *", time.Second},     // every second, bounded loop
 		{"CRON_TZ=Europe/Berlin 0 * * * *", time.Hour},
 		{"0 0 29 2 *", DefaultWindow}, // fires once in four years
 	}
