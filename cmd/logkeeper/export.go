@@ -29,11 +29,7 @@ func exportCommand() *cli.Command {
 				"abort unfinished uploads of killed runs under the stream's objects older than this `age` (0: all; only when no other exporter of the stream runs)")
 		},
 		Run: func(ctx context.Context, env *cli.Env) error {
-			cfg, err := cf.load()
-			if err != nil {
-				return err
-			}
-			st, err := openStore(ctx, cfg)
+			cfg, st, err := cf.loadStore(ctx)
 			if err != nil {
 				return err
 			}

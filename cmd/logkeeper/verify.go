@@ -42,11 +42,7 @@ func verifyCommand() *cli.Command {
 				}
 				opts.Checkpoint = cp
 			}
-			cfg, err := cf.load()
-			if err != nil {
-				return err
-			}
-			st, err := openStore(ctx, cfg)
+			cfg, st, err := cf.loadStore(ctx)
 			if err != nil {
 				return err
 			}

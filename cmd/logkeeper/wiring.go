@@ -40,6 +40,16 @@ func (c *configFlags) load() (*config.Config, error) {
 	return cfg, nil
 }
 
+// loadStore loads the configuration and opens its store.
+func (c *configFlags) loadStore(ctx context.Context) (*config.Config, store.Store, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	return cfg, st, err
+}
+
 // openStore opens the configured store; what fails here is the
 // configuration (a missing folder, a bad URL), exit 2.
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
