@@ -57,8 +57,8 @@ func (p *Progress) Total(files int, bytes int64) {
 	defer p.mu.Unlock()
 	p.filesTotal += files
 	p.bar.Describe(p.describe())
-	if max := max(p.bar.GetMax64(), 0) + bytes; max > 0 {
-		p.bar.ChangeMax64(max)
+	if total := max(p.bar.GetMax64(), 0) + bytes; total > 0 {
+		p.bar.ChangeMax64(total)
 	}
 }
 
