@@ -6,8 +6,8 @@ import (
 	"io"
 
 	"github.com/logkeeper/logkeeper/internal/config"
-	"github.com/logkeeper/logkeeper/service/daemon"
 	"github.com/logkeeper/logkeeper/internal/signing"
+	"github.com/logkeeper/logkeeper/service/daemon"
 )
 
 // cmdConfig runs `config check`: every problem of the configuration, one

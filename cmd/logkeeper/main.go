@@ -30,9 +30,9 @@ import (
 
 	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/export"
-	"github.com/logkeeper/logkeeper/service/app"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/signing"
+	"github.com/logkeeper/logkeeper/service/app"
 )
 
 // Exit codes.

@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
-	"github.com/logkeeper/logkeeper/service/app"
 	"github.com/logkeeper/logkeeper/internal/config"
-	"github.com/logkeeper/logkeeper/service/daemon"
 	"github.com/logkeeper/logkeeper/internal/metrics"
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/policies"
+	"github.com/logkeeper/logkeeper/service/app"
+	"github.com/logkeeper/logkeeper/service/daemon"
 )
 
 // cmdRun wires the daemon: logger, metrics, configuration loader, signals

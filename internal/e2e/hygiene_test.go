@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logkeeper/logkeeper/service/app"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/testenv"
+	"github.com/logkeeper/logkeeper/service/app"
 )
 
 // encodings returns the forms a secret could leak in.

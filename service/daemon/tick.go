@@ -10,8 +10,8 @@ import (
 
 	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/export"
-	"github.com/logkeeper/logkeeper/service/lease"
 	"github.com/logkeeper/logkeeper/internal/metrics"
+	"github.com/logkeeper/logkeeper/service/lease"
 )
 
 var debugStack = debug.Stack
