@@ -197,6 +197,9 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 		}
 	}
 	log.Info("export started", "files_listed", len(files), "files_new", len(todo), "not_collected", len(skipped), "failed_at_listing", len(listFailures))
+	if p, ok := j.Source.(Preparer); ok && len(todo) > 0 {
+		p.Prepare(ctx, todo)
+	}
 
 	objects := make([]*manifest.Object, len(todo))
 	failures := make([]*manifest.Failure, len(todo))

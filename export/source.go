@@ -56,3 +56,13 @@ type Retrier interface {
 	// before anything is stored, as a List error does.
 	Retry(ctx context.Context, failed []manifest.Failure) ([]File, error)
 }
+
+// Preparer is implemented by sources that can get ready for the files a
+// run will archive before they are opened (a Genesys edge uploads the
+// files it is asked for in one batch). Run calls Prepare once, with the
+// files it will open, before the first Open. Prepare reports its own
+// problems (logs them); Open still works for a file Prepare could not
+// prepare.
+type Preparer interface {
+	Prepare(ctx context.Context, files []File)
+}

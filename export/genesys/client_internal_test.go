@@ -144,7 +144,7 @@ func TestDoRetriesAndFailures(t *testing.T) {
 		{"throttled gives up", []http.HandlerFunc{answer(429, `{}`)}, ErrThrottled, "429", 4, 1, nil},
 		{"resets give up", []http.HandlerFunc{hangup}, ErrUnavailable, "after 4 attempts", 4, 1, nil},
 		{"malformed answer", []http.HandlerFunc{answer(200, `{"id":`)}, ErrMalformed, "correlation id corr-test", 1, 1, nil},
-		{"answer without id", []http.HandlerFunc{answer(200, `{}`)}, ErrMalformed, "no id", 1, 1, nil},
+		{"answer without id", []http.HandlerFunc{answer(200, `{}`)}, ErrMalformed, "id is missing", 1, 1, nil},
 		{"answer too large", []http.HandlerFunc{answer(200, `{"id":"`+strings.Repeat("x", maxBody)+`"}`)}, ErrMalformed, "larger than", 1, 1, nil},
 	}
 	for _, tt := range tests {

@@ -21,6 +21,10 @@ type AuditRecord struct {
 	EntityType  string
 	EntityID    string
 	UserID      string
+	// IndexedAt, when set, is when the record becomes visible to audit
+	// queries: a query created before it does not return the record, as
+	// a record indexed late is missed by a query of its interval.
+	IndexedAt time.Time
 }
 
 // JSON renders the record as the audit API returns it.
@@ -84,6 +88,10 @@ func (s *Server) handleCreateAudit(w http.ResponseWriter, r *http.Request) {
 			Property string `json:"property"`
 			Value    string `json:"value"`
 		} `json:"filters"`
+		Sort []struct {
+			Name      string `json:"name"`
+			SortOrder string `json:"sortOrder"`
+		} `json:"sort"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "bad.request", "invalid body")
@@ -97,7 +105,13 @@ func (s *Server) handleCreateAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run := &auditRun{id: s.newID(), created: time.Now()}
-	for _, rec := range s.cfg.AuditRecords {
+	s.mu.Lock()
+	records := slices.Clone(s.cfg.AuditRecords)
+	s.mu.Unlock()
+	for _, rec := range records {
+		if !rec.IndexedAt.IsZero() && run.created.Before(rec.IndexedAt) {
+			continue
+		}
 		if rec.EventDate.Before(start) || !rec.EventDate.Before(end) ||
 			req.ServiceName != "" && rec.ServiceName != req.ServiceName {
 			continue
@@ -125,6 +139,15 @@ func (s *Server) handleCreateAudit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	slices.SortStableFunc(run.records, func(x, y json.RawMessage) int { return strings.Compare(eventDate(x), eventDate(y)) })
+	for _, o := range req.Sort {
+		if o.Name != "Timestamp" || o.SortOrder != "ascending" && o.SortOrder != "descending" {
+			writeError(w, http.StatusBadRequest, "bad.request", "sort must be Timestamp ascending or descending")
+			return
+		}
+		if o.SortOrder == "descending" {
+			slices.Reverse(run.records)
+		}
+	}
 	s.mu.Lock()
 	s.audits[run.id] = run
 	s.mu.Unlock()
@@ -149,6 +172,8 @@ func (s *Server) auditRun(w http.ResponseWriter, r *http.Request) (*auditRun, st
 	}
 	el := time.Since(run.created)
 	switch {
+	case s.cfg.UnknownEnums && el < s.cfg.AuditDelay/2:
+		return run, "Pending", true
 	case el < s.cfg.AuditDelay/2:
 		return run, "Queued", true
 	case el < s.cfg.AuditDelay:
@@ -200,4 +225,12 @@ func (s *Server) handleAuditResults(w http.ResponseWriter, r *http.Request) {
 		resp["cursor"] = base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "o:%d", end))
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// AddAuditRecords adds records to the organization's audit trail while the
+// simulator runs.
+func (s *Server) AddAuditRecords(recs ...AuditRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.AuditRecords = append(s.cfg.AuditRecords, recs...)
 }
