@@ -186,14 +186,14 @@ type logJobWire struct {
 }
 
 type logFileWire struct {
-	ID           string       `json:"id"`
-	Name         string       `json:"name"`
-	EdgePath     string       `json:"edgePath"`
-	TimeCreated  string       `json:"timeCreated"`
-	TimeModified string       `json:"timeModified"`
+	ID           string          `json:"id"`
+	Name         string          `json:"name"`
+	EdgePath     string          `json:"edgePath"`
+	TimeCreated  string          `json:"timeCreated"`
+	TimeModified string          `json:"timeModified"`
 	SizeBytes    json.RawMessage `json:"sizeBytes"`
-	UploadStatus string       `json:"uploadStatus"`
-	DownloadID   string       `json:"downloadId"`
+	UploadStatus string          `json:"uploadStatus"`
+	DownloadID   string          `json:"downloadId"`
 }
 
 // maxExactSize is the largest size a double holds exactly (2^53).

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
-	"github.com/logkeeper/logkeeper/service/app"
 	"github.com/logkeeper/logkeeper/internal/config"
+	"github.com/logkeeper/logkeeper/service/app"
 )
 
 // TestConfigToArchive: both source types, configured as a user writes

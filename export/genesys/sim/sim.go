@@ -138,7 +138,7 @@ type Server struct {
 	urls      int // download URLs issued
 	// uploadRequests counts POST .../upload requests.
 	uploadRequests int
-	audits    map[string]*auditRun
+	audits         map[string]*auditRun
 }
 
 type token struct {
