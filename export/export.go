@@ -181,6 +181,10 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 	if err != nil {
 		return nil, err
 	}
+	files, err = j.recheck(ctx, chain, files)
+	if err != nil {
+		return nil, err
+	}
 	var todo []File
 	var skipped []manifest.Skip
 	var listFailures []manifest.Failure
