@@ -192,7 +192,7 @@ func TestAuditSourceSinceSettleSplit(t *testing.T) {
 func TestAuditSourceUnknownState(t *testing.T) {
 	cfg := auditSim()
 	cfg.UnknownEnums = true
-	cfg.AuditDelay = 100 * time.Millisecond
+	cfg.AuditDelay = 600 * time.Millisecond
 	h := newHarness(t, cfg, nil)
 	src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{}))
 	a := newArchive(t, "audit")
