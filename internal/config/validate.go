@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/logkeeper/logkeeper/internal/gcregion"
 )
 
 // Limits checked by the validator.
@@ -395,9 +397,10 @@ func (v *validator) genesysSource(p string, s *Source) {
 			v.fail(p+".region", "set either region, or api_url and login_url, not both")
 			break
 		}
-		region := strings.ToLower(s.Region)
-		if !validDomain(region) {
-			v.fail(p+".region", "must be a Genesys Cloud domain such as mypurecloud.com, got %s", v.show(p+".region", s.Region))
+		region, ok := gcregion.Lookup(s.Region)
+		if !ok {
+			v.fail(p+".region", "must be a Genesys Cloud region (%s, or its AWS region name such as us-east-1; for another, set api_url and login_url), got %s",
+				strings.Join(gcregion.Domains(), ", "), v.show(p+".region", s.Region))
 			break
 		}
 		s.Region = region
@@ -536,26 +539,6 @@ func validBucket(b string) bool {
 }
 
 func badSegment(s string) bool { return s == "" || s == "." || s == ".." }
-
-// validDomain accepts a DNS name of at least two labels, such as
-// mypurecloud.com or usw2.pure.cloud.
-func validDomain(s string) bool {
-	labels := strings.Split(s, ".")
-	if len(s) > 253 || len(labels) < 2 {
-		return false
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for _, c := range l {
-			if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/logkeeper/logkeeper/internal/gcregion"
 	"regexp"
 	"slices"
 	"strings"
@@ -302,7 +303,13 @@ func TestParseErrors(t *testing.T) {
   - name: e
     source: {type: genesys-audit, region: 'https://mypurecloud.com', client_id: id, client_secret: s}
 `, []string{
-			`streams[0].source.region: must be a Genesys Cloud domain such as mypurecloud.com, got "https://mypurecloud.com" (line 7)`,
+			`streams[0].source.region: must be a Genesys Cloud region (` + strings.Join(gcregion.Domains(), ", ") + `, or its AWS region name such as us-east-1; for another, set api_url and login_url), got "https://mypurecloud.com" (line 7)`,
+		}},
+		{"genesys region not in the SDK's list", okStore + okSigning + `streams:
+  - name: e
+    source: {type: genesys-audit, region: apse2.pure.cloud, client_id: id, client_secret: s}
+`, []string{
+			`streams[0].source.region: must be a Genesys Cloud region (` + strings.Join(gcregion.Domains(), ", ") + `, or its AWS region name such as us-east-1; for another, set api_url and login_url), got "apse2.pure.cloud" (line 7)`,
 		}},
 		{"genesys urls", okStore + okSigning + `streams:
   - name: e
