@@ -210,10 +210,16 @@ func TestAuditSourceUnknownState(t *testing.T) {
 // object; records indexed later than RecheckWindows runs are not (the
 // documented bound).
 func TestAuditSourceLateRecords(t *testing.T) {
+	for _, st := range burstStores {
+		t.Run(st.name, func(t *testing.T) { testLateRecords(t, st.open(t)) })
+	}
+}
+
+func testLateRecords(t *testing.T, st store.Store) {
 	cfg := auditSim()
 	h := newHarness(t, cfg, nil)
 	src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{RecheckWindows: 2}))
-	a := newArchive(t, "audit")
+	a := newArchiveOn(t, "audit", st)
 	all := func(sim.AuditRecord) bool { return true }
 	ends := []time.Time{auditStart.Add(12 * time.Hour), auditStart.Add(24 * time.Hour), auditStart.Add(36 * time.Hour), auditStart.Add(40 * time.Hour), auditStart.Add(44 * time.Hour)}
 	late := func(at time.Time, n int) []sim.AuditRecord {

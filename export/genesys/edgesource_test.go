@@ -32,7 +32,12 @@ type archive struct {
 }
 
 func newArchive(t testing.TB, stream string) *archive {
-	return &archive{t: t, st: newFS(t), signer: fixedSigner(t), stream: stream}
+	return newArchiveOn(t, stream, newFS(t))
+}
+
+// newArchiveOn is an archive on st (the file store or the test S3 server).
+func newArchiveOn(t testing.TB, stream string, st store.Store) *archive {
+	return &archive{t: t, st: st, signer: fixedSigner(t), stream: stream}
 }
 
 func (a *archive) run(src export.Source, end time.Time) (*export.Result, error) {
@@ -560,8 +565,12 @@ func TestEdgeSourceBadFieldRecorded(t *testing.T) {
 // skipped list, the run ends in bounded time and verifies, and a rerun
 // archives nothing. Once the edge is back, its files are collected.
 func TestEdgeSourceOfflineEdge(t *testing.T) {
-	for _, unknown := range []bool{false, true} {
-		t.Run(fmt.Sprintf("unknown enums %v", unknown), func(t *testing.T) {
+	for _, tc := range []struct {
+		store   int
+		unknown bool
+	}{{0, false}, {0, true}, {1, false}} {
+		unknown := tc.unknown
+		t.Run(fmt.Sprintf("%s/unknown enums %v", burstStores[tc.store].name, unknown), func(t *testing.T) {
 			edges := smallEdges(4, 5)
 			edges[2].Offline = true
 			edges = append(edges, sim.Edge{ID: "cloud-media-1", Name: "cdm", CloudMedia: true, Stuck: true},
@@ -574,7 +583,7 @@ func TestEdgeSourceOfflineEdge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a := newArchive(t, "edges")
+			a := newArchiveOn(t, "edges", burstStores[tc.store].open(t))
 			start := time.Now()
 			res, err := a.run(src, time.Time{})
 			if err != nil || res.Files != 15 || res.NotCollected != 2 || res.Failed != 0 {
