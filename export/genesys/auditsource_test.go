@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/logkeeper/logkeeper/export/genesys"
 	"github.com/logkeeper/logkeeper/export/genesys/sim"
 	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/internal/store/fsstore"
 	"github.com/logkeeper/logkeeper/manifest"
 )
 
@@ -456,4 +459,41 @@ func TestAuditSourceRetriesFailedWindow(t *testing.T) {
 		t.Fatalf("third run: %+v, %v; want only its own window", res, err)
 	}
 	a.verify()
+}
+
+// TestAuditSourceRecheckTamperedArchive: the recheck learns what is
+// archived from the archive itself; an archived object altered since its
+// manifest fails the run (no manifest) instead of re-archiving or skipping
+// records on false evidence.
+func TestAuditSourceRecheckTamperedArchive(t *testing.T) {
+	cfg := auditSim()
+	h := newHarness(t, cfg, nil)
+	src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{}))
+	root := t.TempDir()
+	st, err := fsstore.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newArchiveOn(t, "audit", st)
+	res, err := a.run(src, auditStart.Add(12*time.Hour))
+	if err != nil || res.Files != 1 || res.Bytes == 0 {
+		t.Fatalf("run 1: %+v, %v", res, err)
+	}
+	before := a.manifests()
+	path := filepath.Join(root, filepath.FromSlash(res.Manifest.Objects[0].Key))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err = a.run(src, auditStart.Add(24*time.Hour))
+	if err == nil || res != nil || !strings.Contains(err.Error(), "recheck recent windows") || !strings.Contains(err.Error(), "does not match its manifest") {
+		t.Fatalf("run 2: %+v, %v; want the run to fail on the altered object", res, err)
+	}
+	if n := a.manifests(); n != before {
+		t.Fatalf("%d manifest objects after the failed run, want %d", n, before)
+	}
 }
