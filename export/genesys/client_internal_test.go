@@ -336,7 +336,9 @@ func TestConfigNormalize(t *testing.T) {
 				return c.APIURL == "https://api.apse1.pure.cloud" && c.LoginURL == "https://login.apse1.pure.cloud" && c.Region == "apse1.pure.cloud"
 			}},
 		{"AWS region name", Config{Region: "ap-southeast-2", ClientID: "i", ClientSecret: "s"}, "",
-			func(c Config) bool { return c.APIURL == "https://api.mypurecloud.com.au" && c.Region == "mypurecloud.com.au" }},
+			func(c Config) bool {
+				return c.APIURL == "https://api.mypurecloud.com.au" && c.Region == "mypurecloud.com.au"
+			}},
 		{"not a Genesys domain", Config{Region: "apse2.pure.cloud", ClientID: "i", ClientSecret: "s"}, "not a Genesys Cloud region", nil},
 		{"explicit URLs override the region", Config{Region: "mypurecloud.com", APIURL: "http://127.0.0.1:9/", LoginURL: "http://localhost:9", ClientID: "i", ClientSecret: "s"}, "",
 			func(c Config) bool { return c.APIURL == "http://127.0.0.1:9" && c.LoginURL == "http://localhost:9" }},

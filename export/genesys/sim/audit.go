@@ -76,6 +76,7 @@ type auditRun struct {
 	id      string
 	created time.Time
 	records []json.RawMessage
+	reads   int // status reads so far
 }
 
 // handleCreateAudit is POST /api/v2/audits/query {interval, serviceName,
@@ -171,8 +172,12 @@ func (s *Server) auditRun(w http.ResponseWriter, r *http.Request) (*auditRun, st
 		return nil, "", false
 	}
 	el := time.Since(run.created)
+	s.mu.Lock()
+	run.reads++
+	first := run.reads == 1
+	s.mu.Unlock()
 	switch {
-	case s.cfg.UnknownEnums && el < s.cfg.AuditDelay/2:
+	case s.cfg.UnknownEnums && (first || el < s.cfg.AuditDelay/2):
 		return run, "Pending", true
 	case el < s.cfg.AuditDelay/2:
 		return run, "Queued", true

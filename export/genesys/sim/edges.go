@@ -79,6 +79,9 @@ type jobFile struct {
 	file       File // as the edge had it when the job was created
 	requested  time.Time
 	downloadID string
+	// views counts the job reads that showed the file since its upload
+	// was requested.
+	views int
 }
 
 type download struct {
@@ -246,10 +249,13 @@ func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
 // UnknownEnums the first half of the upload shows a value the models do
 // not list.
 func (s *Server) uploadStatus(e *Edge, jf *jobFile, now time.Time) string {
+	if !jf.requested.IsZero() {
+		jf.views++
+	}
 	switch {
 	case jf.requested.IsZero():
 		return "NOT_UPLOADED"
-	case s.cfg.UnknownEnums && now.Sub(jf.requested) < s.cfg.UploadDelay/2:
+	case s.cfg.UnknownEnums && (jf.views == 1 || now.Sub(jf.requested) < s.cfg.UploadDelay/2):
 		return "QUEUED_AT_EDGE"
 	case e.StuckUploads || now.Sub(jf.requested) < s.cfg.UploadDelay:
 		return "UPLOADING"
@@ -289,7 +295,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 		// The download id is issued with the request, while the file is
 		// UPLOADING; the download is not found until it is UPLOADED.
 		if jf := j.byID[id]; jf.requested.IsZero() || s.edges[j.edge].FailUploads {
-			jf.requested = now
+			jf.requested, jf.views = now, 0
 			if jf.downloadID == "" {
 				jf.downloadID = s.newID()
 				s.downloads[jf.downloadID] = &download{edge: j.edge, file: jf.file}

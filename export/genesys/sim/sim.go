@@ -84,8 +84,9 @@ type Config struct {
 
 	// UnknownEnums makes the simulator answer enum values the published
 	// models do not list, as Genesys may after adding one: an upload
-	// status QUEUED_AT_EDGE for the first half of UploadDelay, and an
-	// audit query state Pending for the first half of AuditDelay.
+	// status QUEUED_AT_EDGE in the first job read after the request and
+	// for the first half of UploadDelay, and an audit query state Pending
+	// in the first status read and for the first half of AuditDelay.
 	UnknownEnums bool
 }
 
