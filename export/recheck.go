@@ -19,12 +19,12 @@ import (
 // chain for a Rechecker.
 const maxManifestBytes = 256 << 20
 
-// recheck adds, for a source that rechecks recent windows, the files it
-// finds for items that appeared late.
-func (j *Job) recheck(ctx context.Context, chain *custody.Chain, files []File) ([]File, error) {
+// recheck returns, for a source that rechecks recent windows, the files it
+// finds for items that appeared late. It runs before List.
+func (j *Job) recheck(ctx context.Context, chain *custody.Chain) ([]File, error) {
 	r, ok := j.Source.(Rechecker)
 	if !ok || chain.Head == nil || r.RecheckWindows() <= 0 {
-		return files, nil
+		return nil, nil
 	}
 	recent, err := j.recentManifests(ctx, chain, r.RecheckWindows())
 	if err != nil {
@@ -34,17 +34,22 @@ func (j *Job) recheck(ctx context.Context, chain *custody.Chain, files []File) (
 	if err != nil {
 		return nil, fmt.Errorf("recheck recent windows of %s: %w", j.Stream, err)
 	}
+	return late, nil
+}
+
+// appendNew appends the files of more whose IDs files does not hold yet.
+func appendNew(files, more []File) []File {
 	listed := make(map[string]bool, len(files))
 	for _, f := range files {
 		listed[f.ID] = true
 	}
-	for _, f := range late {
+	for _, f := range more {
 		if !listed[f.ID] {
 			files = append(files, f)
 			listed[f.ID] = true
 		}
 	}
-	return files, nil
+	return files
 }
 
 // recentManifests returns the last n manifests of the chain, oldest first.

@@ -68,11 +68,11 @@ type Preparer interface {
 }
 
 // Rechecker is implemented by sources whose items can still appear in a
-// window after it was archived (audit records indexed late). Before each
-// run, Run hands it the last RecheckWindows manifests of the chain (oldest
+// window after it was archived (audit records indexed late). Before List,
+// Run hands it the last RecheckWindows manifests of the chain (oldest
 // first; their bytes checked against the chain's hash links) and a reader
 // of their objects, and archives the files Recheck returns with the new
-// window. The source finds what the archive already holds from those
+// window. Recheck is not called before a stream's first run. The source finds what the archive already holds from those
 // objects, so memory stays bounded by the windows rechecked.
 type Rechecker interface {
 	// RecheckWindows is how many of the latest manifests Recheck needs

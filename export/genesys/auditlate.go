@@ -31,8 +31,9 @@ const (
 	maxArchivedLine = 16 << 20
 )
 
-// RecheckWindows is how many of the latest manifests Recheck reads.
-func (s *AuditSource) RecheckWindows() int { return s.o.RecheckWindows }
+// RecheckWindows is how many of the latest manifests Recheck reads: at
+// least the head, where List learns where the archive ends.
+func (s *AuditSource) RecheckWindows() int { return max(s.o.RecheckWindows, 1) }
 
 // interval is a queried span.
 type interval struct{ start, end time.Time }
@@ -47,21 +48,28 @@ type interval struct{ start, end time.Time }
 // A recheck query that fails is returned as a file with Err; the next run
 // rechecks the interval again while it is among the latest.
 func (s *AuditSource) Recheck(ctx context.Context, recent []*manifest.Manifest, read export.ReadArchived) ([]export.File, error) {
-	s.mu.Lock()
-	s.late = map[string][]byte{}
-	s.mu.Unlock()
 	var ivs []interval
+	var lastEnd time.Time
 	for _, m := range recent {
 		for _, o := range m.Objects {
 			if start, end, ok := parseIntervalID(o.Source.ID); ok && !slices.Contains(ivs, interval{start, end}) {
 				ivs = append(ivs, interval{start, end})
 			}
 		}
+		for _, f := range m.Failures {
+			if _, end, ok := parseIntervalID(f.ID); ok && end.After(lastEnd) {
+				lastEnd = end
+			}
+		}
 	}
 	slices.SortFunc(ivs, func(a, b interval) int { return a.end.Compare(b.end) })
-	if len(ivs) > s.o.RecheckWindows {
-		ivs = ivs[len(ivs)-s.o.RecheckWindows:]
+	if n := len(ivs); n > 0 && ivs[n-1].end.After(lastEnd) {
+		lastEnd = ivs[n-1].end
 	}
+	s.mu.Lock()
+	s.late, s.lastEnd = map[string][]byte{}, lastEnd
+	s.mu.Unlock()
+	ivs = ivs[len(ivs)-min(len(ivs), s.o.RecheckWindows):]
 	if len(ivs) == 0 {
 		return nil, nil
 	}

@@ -118,6 +118,10 @@ type AuditSource struct {
 
 	mu   sync.Mutex
 	late map[string][]byte // supplemental objects of this run, by file ID
+	// lastEnd is the end of the latest interval the recent manifests
+	// archived or failed (zero when unknown): the next window's queries
+	// start there, whatever the settle delay was then.
+	lastEnd time.Time
 }
 
 var _ export.Rechecker = (*AuditSource)(nil)
@@ -201,12 +205,21 @@ func (s *AuditSource) filterString() string {
 }
 
 // List queries the window's audit records, settled and split into
-// intervals, and returns one file per interval (also when there are no
+// intervals (starting where the latest archived interval ends, when
+// Recheck saw one), and returns one file per interval (also when there are no
 // records: the empty object attests that the interval had none). A window
 // that leaves nothing to query lists nothing.
 func (s *AuditSource) List(ctx context.Context, window manifest.Window) ([]export.File, error) {
 	start := window.Start.UTC().Add(-s.o.Settle).Truncate(time.Millisecond)
 	end := window.End.UTC().Add(-s.o.Settle).Truncate(time.Millisecond)
+	s.mu.Lock()
+	if !s.lastEnd.IsZero() {
+		// Continue exactly where the archive ends: a settle delay changed
+		// since, or a chain written before settle existed, would otherwise
+		// leave a gap or query records twice.
+		start = s.lastEnd
+	}
+	s.mu.Unlock()
 	clamped := false
 	if since := s.since().Truncate(time.Millisecond); start.Before(since) {
 		start, clamped = since, true

@@ -497,3 +497,45 @@ func TestAuditSourceRecheckTamperedArchive(t *testing.T) {
 		t.Fatalf("%d manifest objects after the failed run, want %d", n, before)
 	}
 }
+
+// TestAuditSourceSettleChanged: when settle changes between runs (or a
+// chain was written before settle existed), the next run's queries start
+// exactly where the archive's latest interval ends: no gap, no record
+// twice.
+func TestAuditSourceSettleChanged(t *testing.T) {
+	cfg := auditSim()
+	h := newHarness(t, cfg, nil)
+	a := newArchive(t, "audit")
+	end1, end2 := auditStart.Add(12*time.Hour), auditStart.Add(24*time.Hour)
+	for i, settle := range []time.Duration{30 * time.Minute, 10 * time.Minute, -1} {
+		src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{Settle: settle}))
+		res, err := a.run(src, []time.Time{end1, end2, end2.Add(time.Hour)}[i])
+		if err != nil || res.Files != 1 {
+			t.Fatalf("run %d: %+v, %v", i+1, res, err)
+		}
+	}
+	a.verify()
+	var ivs []string
+	for seq := uint64(1); seq <= 3; seq++ {
+		rc, _, err := a.st.Get(context.Background(), manifest.Key("audit", seq), store.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(rc)
+		rc.Close()
+		m, err := manifest.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ivs = append(ivs, m.Objects[0].Source.IDs[genesys.IDInterval])
+	}
+	const l = "2006-01-02T15:04:05.000Z"
+	want := []string{
+		"1970-01-01T00:00:00.000Z/" + end1.Add(-30*time.Minute).Format(l),
+		end1.Add(-30*time.Minute).Format(l) + "/" + end2.Add(-10*time.Minute).Format(l),
+		end2.Add(-10*time.Minute).Format(l) + "/" + end2.Add(time.Hour).Format(l),
+	}
+	if !slices.Equal(ivs, want) {
+		t.Fatalf("intervals\n%v\nwant\n%v", ivs, want)
+	}
+}
