@@ -220,15 +220,34 @@ func (s *EdgeSource) List(ctx context.Context, _ manifest.Window) ([]export.File
 }
 
 // edges returns the edges to ask for logs: the configured ones, or every
-// edge the listing shows, less those it reports offline or not active,
-// which come back as skipped items.
+// edge the listing shows, less those the listing reports offline or not
+// active, which come back as skipped items.
 func (s *EdgeSource) edges(ctx context.Context) ([]string, []export.File, error) {
-	if len(s.o.Edges) > 0 {
+	configured := len(s.o.Edges) > 0
+	// Configured edges are looked up in the listing too (cloud media
+	// included: they were asked for by id), so that an offline one is not
+	// waited for; one the listing does not show is tried.
+	all, err := s.c.listEdges(ctx, s.o.IncludeCloudMedia || configured)
+	switch {
+	case err != nil && configured && !errors.Is(err, ErrPermission) && !errors.Is(err, ErrUnauthorized) && !errors.Is(err, ErrBadCredentials):
+		s.c.log.Warn("genesys edge listing failed; trying the configured edges without their status", "err", err.Error())
 		return s.o.Edges, nil, nil
-	}
-	all, err := s.c.listEdges(ctx, s.o.IncludeCloudMedia)
-	if err != nil {
+	case err != nil:
 		return nil, nil, err
+	}
+	if configured {
+		byID := make(map[string]edgeEntity, len(all))
+		for _, e := range all {
+			byID[e.ID] = e
+		}
+		all = all[:0]
+		for _, id := range s.o.Edges {
+			e, ok := byID[id]
+			if !ok {
+				e = edgeEntity{ID: id}
+			}
+			all = append(all, e)
+		}
 	}
 	var edges []string
 	var skipped []export.File

@@ -644,3 +644,25 @@ func TestEdgeSourceOfflineEdge(t *testing.T) {
 		})
 	}
 }
+
+// TestEdgeSourceConfiguredOfflineEdge: a configured edge that the listing
+// reports offline is recorded as not collected at once, not waited for.
+func TestEdgeSourceConfiguredOfflineEdge(t *testing.T) {
+	edges := smallEdges(2, 3)
+	edges[1].Offline = true
+	h := newHarness(t, sim.Config{Seed: 7, Edges: edges}, nil)
+	src, err := genesys.NewEdgeSource(h.client, fastEdge(genesys.EdgeOptions{Edges: []string{edges[0].ID, edges[1].ID}, Recurse: true, JobTimeout: 10 * time.Minute}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newArchive(t, "edges")
+	start := time.Now()
+	res, err := a.run(src, time.Time{})
+	if err != nil || res.Files != 3 || res.NotCollected != 1 || res.Manifest.Skipped[0].ID != edges[1].ID+"/" {
+		t.Fatalf("run: %+v, %v", res, err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("run took %s", took)
+	}
+	a.verify()
+}
