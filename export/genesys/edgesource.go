@@ -35,7 +35,7 @@ const (
 	IDServiceName   = "service_name"   // audited service
 	IDFilters       = "filters"        // audit filters, as PROPERTY=VALUE&...
 	IDRecords       = "records"        // number of audit records
-	IDWindowClamped = "window_clamped" // "true" when the audit interval was cut to MaxLookback
+	IDWindowClamped = "window_clamped" // "true" when the audit window was cut at the since bound
 )
 
 // Defaults of EdgeOptions.
