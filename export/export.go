@@ -199,6 +199,10 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 
 	j.abortStaleUploads(ctx, log)
 
+	late, err := j.recheck(ctx, chain)
+	if err != nil {
+		return nil, err
+	}
 	files, err := j.Source.List(ctx, window)
 	if err != nil {
 		return nil, fmt.Errorf("list source of %s: %w", j.Stream, err)
@@ -207,6 +211,7 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 	if err != nil {
 		return nil, err
 	}
+	files = appendNew(files, late)
 	var todo []File
 	var todoBytes int64
 	var skipped []manifest.Skip
@@ -225,6 +230,9 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 		}
 	}
 	log.Info("export started", "files_listed", len(files), "files_new", len(todo), "not_collected", len(skipped), "failed_at_listing", len(listFailures))
+	if p, ok := j.Source.(Preparer); ok && len(todo) > 0 {
+		p.Prepare(ctx, todo)
+	}
 
 	j.observer().Total(len(todo), todoBytes)
 	objects := make([]*manifest.Object, len(todo))
@@ -351,17 +359,7 @@ func (j *Job) retryFailed(ctx context.Context, chain *custody.Chain, files []Fil
 	if err != nil {
 		return nil, fmt.Errorf("retry earlier failures of %s: %w", j.Stream, err)
 	}
-	listed := make(map[string]bool, len(files))
-	for _, f := range files {
-		listed[f.ID] = true
-	}
-	for _, f := range again {
-		if !listed[f.ID] {
-			files = append(files, f)
-			listed[f.ID] = true
-		}
-	}
-	return files, nil
+	return appendNew(files, again), nil
 }
 
 func provenance(f File) manifest.Provenance {
