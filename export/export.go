@@ -49,6 +49,30 @@ type Job struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Observer, when set, follows the run's progress (a progress display).
+	Observer Observer
+}
+
+// Observer follows a run: Total is called once, after listing, with the
+// files and bytes to upload; Done as bytes are read from the source and
+// once per file finished (archived or failed). Done is called from the
+// upload workers at once: an Observer must be safe for concurrent use and
+// return quickly; it must not block or fail the run.
+type Observer interface {
+	Total(files int, bytes int64)
+	Done(files int, bytes int64)
+}
+
+type noObserver struct{}
+
+func (noObserver) Total(int, int64) {}
+func (noObserver) Done(int, int64)  {}
+
+func (j *Job) observer() Observer {
+	if j.Observer == nil {
+		return noObserver{}
+	}
+	return j.Observer
 }
 
 // DefaultStaleUploadAge is the age past which a run aborts the unfinished
@@ -90,10 +114,12 @@ func (e *sourceError) Unwrap() error { return e.err }
 type trackingReader struct {
 	r   io.Reader
 	err error
+	obs Observer
 }
 
 func (t *trackingReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
+	t.obs.Done(0, int64(n))
 	if err != nil && err != io.EOF && t.err == nil {
 		t.err = err
 	}
@@ -187,6 +213,7 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 	}
 	files = appendNew(files, late)
 	var todo []File
+	var todoBytes int64
 	var skipped []manifest.Skip
 	var listFailures []manifest.Failure
 	for _, f := range files {
@@ -199,6 +226,7 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 			log.Warn("item not archived", "path", f.Path, "err", f.Err.Error())
 		case chain.NeedsArchiving(provenance(f)):
 			todo = append(todo, f)
+			todoBytes += f.Size
 		}
 	}
 	log.Info("export started", "files_listed", len(files), "files_new", len(todo), "not_collected", len(skipped), "failed_at_listing", len(listFailures))
@@ -206,6 +234,7 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 		p.Prepare(ctx, todo)
 	}
 
+	j.observer().Total(len(todo), todoBytes)
 	objects := make([]*manifest.Object, len(todo))
 	failures := make([]*manifest.Failure, len(todo))
 	var mu sync.Mutex
@@ -215,6 +244,7 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 	for i, f := range todo {
 		g.Go(func() error {
 			o, err := j.copyFile(gctx, runID, f)
+			j.observer().Done(1, 0)
 			var se *sourceError
 			switch {
 			case err == nil:
@@ -364,7 +394,7 @@ func (j *Job) copyFile(ctx context.Context, runID string, f File) (*manifest.Obj
 		return nil, &sourceError{fmt.Errorf("open: %w", err)}
 	}
 	defer rc.Close()
-	tr := &trackingReader{r: rc}
+	tr := &trackingReader{r: rc, obs: j.observer()}
 	opts := j.putOptions(runID, key)
 	opts.Size = f.Size
 	opts.Metadata = map[string]string{"logkeeper-stream": j.Stream, "logkeeper-run-id": runID}

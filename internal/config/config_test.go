@@ -14,6 +14,7 @@ import (
 var testEnv = map[string]string{
 	"GENESYS_CLIENT_ID":     "client-123",
 	"GENESYS_CLIENT_SECRET": "s3cr3t-Zq8v",
+	"SCHED":                 "@every 15m",
 }
 
 func lookupIn(env map[string]string) func(string) (string, bool) {

@@ -321,7 +321,11 @@ func (v *validator) streams(streams []Stream) {
 			}
 		}
 		if s.Schedule != "" {
-			if _, err := ParseSchedule(s.Schedule); err != nil {
+			if sched, err := ParseSchedule(s.Schedule); err == nil {
+				if v.fields[p+".window"] == nil { // not written: the schedule's period
+					s.Window = SchedulePeriod(sched)
+				}
+			} else {
 				if v.expanded(p + ".schedule") {
 					// The parser's message quotes the spec.
 					v.fail(p+".schedule", "invalid cron spec %s", v.show(p+".schedule", s.Schedule))
