@@ -21,7 +21,7 @@ demo: build
 
 # Every test, with the race detector, against servers started for the run.
 test:
-	./scripts/testenv.sh run -- $(GO) test -race -count=1 ./...
+	./scripts/testenv.sh run -- $(GO) test -race -count=1 -timeout 30m ./...
 
 # Unit tests only: integration tests skip without servers (outside CI).
 test-unit:
