@@ -47,6 +47,30 @@ type Job struct {
 	Logger   *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Observer, when set, follows the run's progress (a progress display).
+	Observer Observer
+}
+
+// Observer follows a run: Total is called once, after listing, with the
+// files and bytes to upload; Done as bytes are read from the source and
+// once per file finished (archived or failed). Done is called from the
+// upload workers at once: an Observer must be safe for concurrent use and
+// return quickly; it must not block or fail the run.
+type Observer interface {
+	Total(files int, bytes int64)
+	Done(files int, bytes int64)
+}
+
+type noObserver struct{}
+
+func (noObserver) Total(int, int64) {}
+func (noObserver) Done(int, int64)  {}
+
+func (j *Job) observer() Observer {
+	if j.Observer == nil {
+		return noObserver{}
+	}
+	return j.Observer
 }
 
 // DefaultStaleUploadAge is the age past which a run aborts the unfinished
@@ -92,10 +116,12 @@ func (e *fileError) Unwrap() error { return e.err }
 type trackingReader struct {
 	r   io.Reader
 	err error
+	obs Observer
 }
 
 func (t *trackingReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
+	t.obs.Done(0, int64(n))
 	if err != nil && err != io.EOF && t.err == nil {
 		t.err = err
 	}
@@ -134,6 +160,7 @@ func (j *Job) Run(ctx context.Context, end time.Time, reason string) (*Result, e
 	if err != nil {
 		return nil, fail(err)
 	}
+	j.observer().Total(len(p.todo), p.todoBytes)
 	up, err := j.upload(ctx, log, runID, p.todo)
 	if err != nil {
 		return nil, fail(fmt.Errorf("export %s run %s (no manifest written): %w", j.Stream, runID, err))
@@ -190,8 +217,9 @@ type plan struct {
 	window manifest.Window
 	// listed counts what the source offered (retries included).
 	listed int
-	// todo are the files to archive, in listing order.
-	todo []File
+	// todo are the files to archive, in listing order, and their size.
+	todo      []File
+	todoBytes int64
 	// skipped are the items the source did not offer for archiving.
 	skipped []manifest.Skip
 	// failures are the items the source could not list.
@@ -215,6 +243,10 @@ func (j *Job) plan(ctx context.Context, log *slog.Logger, chain *custody.Chain, 
 
 	j.abortStaleUploads(ctx, log)
 
+	late, err := j.recheck(ctx, chain)
+	if err != nil {
+		return nil, err
+	}
 	files, err := j.Source.List(ctx, p.window)
 	if err != nil {
 		return nil, fmt.Errorf("list source of %s: %w", j.Stream, err)
@@ -223,6 +255,7 @@ func (j *Job) plan(ctx context.Context, log *slog.Logger, chain *custody.Chain, 
 	if err != nil {
 		return nil, err
 	}
+	files = appendNew(files, late)
 	p.listed = len(files)
 	for _, f := range files {
 		switch {
@@ -234,9 +267,13 @@ func (j *Job) plan(ctx context.Context, log *slog.Logger, chain *custody.Chain, 
 			log.Warn("item not archived", "path", f.Path, "err", f.Err.Error())
 		case chain.NeedsArchiving(provenance(f)):
 			p.todo = append(p.todo, f)
+			p.todoBytes += f.Size
 		}
 	}
 	log.Info("export started", "files_listed", len(files), "files_new", len(p.todo), "not_collected", len(p.skipped), "failed_at_listing", len(p.failures))
+	if pr, ok := j.Source.(Preparer); ok && len(p.todo) > 0 {
+		pr.Prepare(ctx, p.todo)
+	}
 	return p, nil
 }
 
@@ -262,6 +299,7 @@ func (j *Job) upload(ctx context.Context, log *slog.Logger, runID string, todo [
 	for i, f := range todo {
 		g.Go(func() error {
 			o, err := j.copyFile(gctx, runID, f)
+			j.observer().Done(1, 0)
 			var fe *fileError
 			switch {
 			case err == nil:
@@ -388,17 +426,7 @@ func (j *Job) retryFailed(ctx context.Context, chain *custody.Chain, files []Fil
 	if err != nil {
 		return nil, fmt.Errorf("retry earlier failures of %s: %w", j.Stream, err)
 	}
-	listed := make(map[string]bool, len(files))
-	for _, f := range files {
-		listed[f.ID] = true
-	}
-	for _, f := range again {
-		if !listed[f.ID] {
-			files = append(files, f)
-			listed[f.ID] = true
-		}
-	}
-	return files, nil
+	return appendNew(files, again), nil
 }
 
 func provenance(f File) manifest.Provenance {
@@ -433,7 +461,7 @@ func (j *Job) copyFile(ctx context.Context, runID string, f File) (*manifest.Obj
 		return nil, &fileError{fmt.Errorf("open: %w", err)}
 	}
 	defer rc.Close()
-	tr := &trackingReader{r: rc}
+	tr := &trackingReader{r: rc, obs: j.observer()}
 	opts := j.putOptions(runID, key)
 	opts.Size = f.Size
 	opts.Metadata = map[string]string{"logkeeper-stream": j.Stream, "logkeeper-run-id": runID}

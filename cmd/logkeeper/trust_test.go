@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/internal/store/fsstore"
 	"github.com/logkeeper/logkeeper/manifest"
@@ -35,7 +36,7 @@ func putLease(t *testing.T, root, stream, holder string, expires time.Time) {
 }
 
 // TestRunOnceAndLeases: run --once beside a valid lease of another replica
-// archives nothing and exits 1 saying so; a lease edited to expire in 2099
+// archives nothing and exits 3 (could not complete) saying so; a lease edited to expire in 2099
 // is taken over with a warning and the stream is archived (exit 0).
 func TestRunOnceAndLeases(t *testing.T) {
 	c, cfg := setup(t)
@@ -44,8 +45,8 @@ func TestRunOnceAndLeases(t *testing.T) {
 	putLease(t, archive, "edge", "other-replica", until)
 	code, _, stderr := c.run("run", "-c", cfg, "--once")
 	want := fmt.Sprintf("stream edge: nothing archived: lease edge: lease held by another holder other-replica until %s", until.Format(time.RFC3339))
-	if code != exitProblems || !strings.Contains(stderr, want) {
-		t.Fatalf("run --once under another's lease: exit %d, want %d with %q; stderr:\n%s", code, exitProblems, want, stderr)
+	if code != cli.ExitIncomplete || !strings.Contains(stderr, want) {
+		t.Fatalf("run --once under another's lease: exit %d, want %d with %q; stderr:\n%s", code, cli.ExitIncomplete, want, stderr)
 	}
 	if !strings.Contains(stderr, `"level":"INFO","msg":"tick skipped: the stream's lease is held by another replica"`) {
 		t.Fatalf("no info line for the skipped tick:\n%s", stderr)
@@ -56,13 +57,13 @@ func TestRunOnceAndLeases(t *testing.T) {
 
 	putLease2099(t, archive)
 	code, _, stderr = c.run("run", "-c", cfg, "--once")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("run --once over a 2099 lease: exit %d; stderr:\n%s", code, stderr)
 	}
 	if !strings.Contains(stderr, `"level":"WARN","msg":"invalid lease taken over"`) || !strings.Contains(stderr, `"previous_expires":"2099-01-01T00:00:00Z"`) {
 		t.Fatalf("no warning for the takeover:\n%s", stderr)
 	}
-	if code, out, _ := c.run("verify", "-c", cfg, "--stream", "edge"); code != exitOK {
+	if code, out, _ := c.run("verify", "-c", cfg, "--stream", "edge"); code != cli.ExitOK {
 		t.Fatalf("verify after the takeover: exit %d\n%s", code, out)
 	}
 }
@@ -98,7 +99,7 @@ func TestExportFIFOSwappedIn(t *testing.T) {
 			if err := os.WriteFile(last, []byte("last\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			p := start(t, nil, "export", "-c", cfg, "--stream", "edge", "--log-json")
+			p := start(t, nil, "export", "-c", cfg, "--stream", "edge", "--log-format", "json")
 			p.waitLine("export started", 30*time.Second)
 			if err := os.Remove(last); err != nil {
 				t.Fatal(err)
@@ -114,10 +115,10 @@ func TestExportFIFOSwappedIn(t *testing.T) {
 			code := p.wait(10 * time.Second)
 			manifests, _ := filepath.Glob(filepath.Join(c.dir, "archive", "edge", "manifests", "*.json"))
 			switch {
-			case term && (code == exitOK || len(manifests) != 0):
+			case term && (code == cli.ExitOK || len(manifests) != 0):
 				t.Fatalf("SIGTERM: exit %d, %d manifests; want non-zero and none\n%s", code, len(manifests), p.log())
-			case !term && (code != exitProblems || len(manifests) != 1 || !strings.Contains(p.log(), "it is a named pipe (FIFO) now")):
-				t.Fatalf("FIFO swapped in: exit %d, %d manifests; want %d, 1 and the FIFO reported\n%s", code, len(manifests), exitProblems, p.log())
+			case !term && (code != cli.ExitProblems || len(manifests) != 1 || !strings.Contains(p.log(), "it is a named pipe (FIFO) now")):
+				t.Fatalf("FIFO swapped in: exit %d, %d manifests; want %d, 1 and the FIFO reported\n%s", code, len(manifests), cli.ExitProblems, p.log())
 			}
 		})
 	}
@@ -131,7 +132,7 @@ func TestExportNeverArchivesTheSigningKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, stderr := c.run("export", "-c", cfg, "--stream", "edge", "--json")
-	if code != exitOK {
+	if code != cli.ExitOK {
 		t.Fatalf("export: exit %d\n%s", code, stderr)
 	}
 	var res struct {

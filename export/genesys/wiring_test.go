@@ -42,6 +42,8 @@ streams:
       client_secret: ${GENESYS_TEST_SECRET}
       service_name: Directory
       query: "Action=Update"
+      since: 2026-11-01
+      settle: 10m
 `
 	c, err := config.Parse([]byte(doc), t.TempDir())
 	if err != nil {

@@ -85,6 +85,11 @@ type Options struct {
 	// StopTimeout bounds the wait for cancelled exports to return after the
 	// grace period (default 45s: an upload abort has 30s).
 	StopTimeout time.Duration
+	// NothingDue, when set, is called by a tick of a stream that had no
+	// complete window to archive, with the end of its next window (so
+	// run --once can say when to come back). Ticks of different streams
+	// may call it at once.
+	NothingDue func(stream string, nextEnd time.Time)
 }
 
 // Daemon schedules the streams of a configuration.
