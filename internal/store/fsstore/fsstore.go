@@ -25,6 +25,15 @@
 // between the two renames of a replace leaves the new metadata beside the
 // old bytes; the next replace repairs it. Archived objects are never
 // replaced, so this concerns lease objects only.)
+//
+// Nothing stored is trusted to be what the store wrote: every path below
+// the root is opened one folder at a time without following a symbolic
+// link, only regular files are read (checked on the opened descriptor,
+// opened non-blocking so a FIFO cannot hang a reader), metadata reads are
+// capped, and anything else is an error wrapping store.ErrUnreadable for
+// that key alone. Waiting for the store lock ends with the caller's
+// context. OpenReadOnly opens an existing store for a reader and creates
+// nothing.
 package fsstore
 
 import (
