@@ -214,7 +214,6 @@ func checkSSE(o manifest.Object, info store.ObjectInfo) []Problem {
 	return probs
 }
 
-
 // ctxReader ends a read when ctx ends, between reads of the underlying reader.
 type ctxReader struct {
 	ctx context.Context
