@@ -92,14 +92,14 @@ func verifyBounded(t *testing.T, st store.Store, opts custody.VerifyOptions) *cu
 // Operations FuzzVerify applies to a good chain, each as 3 bytes: the
 // operation, the key it targets (one of the chain's keys), a parameter.
 const (
-	opReplace   = iota // replace the key's bytes with the payload
-	opDelete           // delete the key
-	opEndless          // the key's content never ends
-	opUnreadable       // the key cannot be read (a link, a FIFO)
-	opSwap             // the first read gets the bytes, later ones the payload
-	opOddKey           // put the payload under an arbitrary key of the stream
-	opFarKey           // put the payload as a manifest with a sequence from the payload
-	opFlip             // flip a bit of the key's bytes
+	opReplace    = iota // replace the key's bytes with the payload
+	opDelete            // delete the key
+	opEndless           // the key's content never ends
+	opUnreadable        // the key cannot be read (a link, a FIFO)
+	opSwap              // the first read gets the bytes, later ones the payload
+	opOddKey            // put the payload under an arbitrary key of the stream
+	opFarKey            // put the payload as a manifest with a sequence from the payload
+	opFlip              // flip a bit of the key's bytes
 	opCount
 )
 
@@ -179,4 +179,3 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
-

@@ -2,7 +2,7 @@
 // hash-chained chain of custody, and verifies such archives.
 //
 //	logkeeper export -c FILE --stream NAME [--json] [--reason TEXT] [--stale-upload-age AGE]
-//	logkeeper verify -c FILE --stream NAME [--deep] [--json] [--pubkey FILE] [--from N] [--to N]
+//	logkeeper verify -c FILE --stream NAME [--deep] [--json] [--pubkey FILE] [--from N] [--to N] [--checkpoint SEQ:SHA256] [--origin URL] [--max-age DUR]
 //	logkeeper run -c FILE [--listen ADDR] [--once]
 //	logkeeper config check -c FILE
 //	logkeeper keys generate --out FILE
@@ -30,9 +30,10 @@ import (
 
 	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/export"
-	"github.com/logkeeper/logkeeper/service/app"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/signing"
+	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/service/app"
 )
 
 // Exit codes.
@@ -48,6 +49,7 @@ const usage = `logkeeper archives logs with a signed, hash-chained chain of cust
 Usage:
   logkeeper export -c FILE --stream NAME [--json] [--reason TEXT] [--stale-upload-age AGE]
   logkeeper verify -c FILE --stream NAME [--deep] [--json] [--pubkey FILE] [--from N] [--to N]
+                   [--checkpoint SEQ:SHA256] [--origin URL] [--max-age DUR]
   logkeeper run -c FILE [--listen ADDR] [--listen-remote] [--once] [--verify-every DUR]
   logkeeper config check -c FILE
   logkeeper keys generate --out FILE
@@ -232,22 +234,28 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 	from := fs.Uint64("from", 0, "first manifest sequence number to check")
 	to := fs.Uint64("to", 0, "last manifest sequence number to check")
 	checkpoint := fs.String("checkpoint", "", "`SEQ:SHA256` of a manifest recorded at an earlier verify (head and head_sha256): reports a chain cut short or rewritten since")
+	origin := fs.String("origin", "", "`URL` where the archive was written (s3://BUCKET/PREFIX or file:///PATH), to verify a copy of it; default store.origin, else store.url")
+	maxAge := fs.Duration("max-age", 0, "report chain_stale when the newest manifest's window ended longer ago than `DUR` (0: no check)")
 	if err := parseFlags(fs, args); err != nil {
 		return exitUsage, err
+	}
+	if *from > 0 && *to > 0 && *from > *to {
+		return exitUsage, usageError{fmt.Errorf("--from %d is after --to %d: nothing to check", *from, *to)}
+	}
+	if *maxAge < 0 {
+		return exitUsage, usageError{fmt.Errorf("--max-age %s: must not be negative", *maxAge)}
 	}
 	cfg, err := c.load()
 	if err != nil {
 		return exitUsage, err
 	}
-	st, err := app.OpenStore(ctx, cfg)
-	if err != nil {
-		return exitUsage, usageError{err}
+	opts := custody.VerifyOptions{Deep: *deep, From: *from, To: *to, Origin: cfg.Store.Origin, MaxAge: *maxAge}
+	if *origin != "" {
+		if err := config.CheckOrigin(*origin); err != nil {
+			return exitUsage, usageError{fmt.Errorf("--origin: %w", err)}
+		}
+		opts.Origin = *origin
 	}
-	pub, err := app.PublicKey(ctx, cfg, *pubkey)
-	if err != nil {
-		return exitIncomplete, err
-	}
-	opts := custody.VerifyOptions{PublicKey: pub, Deep: *deep, From: *from, To: *to}
 	if *checkpoint != "" {
 		cp, err := parseCheckpoint(*checkpoint)
 		if err != nil {
@@ -255,7 +263,22 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 		}
 		opts.Checkpoint = cp
 	}
+	st, err := app.OpenStoreReadOnly(ctx, cfg)
+	if errors.Is(err, store.ErrNoStore) {
+		return exitIncomplete, fmt.Errorf("could not complete: %w", err)
+	}
+	if err != nil {
+		return exitUsage, usageError{err}
+	}
+	pub, err := app.PublicKey(ctx, cfg, *pubkey)
+	if err != nil {
+		return exitIncomplete, err
+	}
+	opts.PublicKey = pub
 	rep, err := custody.Verify(ctx, st, c.stream, opts)
+	if errors.Is(err, custody.ErrRange) {
+		return exitUsage, usageError{fmt.Errorf("--from/--to: %w", err)}
+	}
 	if err != nil {
 		return exitIncomplete, fmt.Errorf("could not complete: %w", err)
 	}
@@ -274,8 +297,14 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) (in
 		}
 		fmt.Fprintf(stdout, "stream %s (%s verify, key %s): %d/%d manifests valid, %d/%d objects valid, %d bytes read, %s\n",
 			rep.Stream, mode, keyID, rep.ManifestsValid, rep.ManifestsChecked, rep.ObjectsValid, rep.ObjectsChecked, rep.Bytes, plural(len(rep.Problems), "problem"))
+		if rep.Orphans > 0 {
+			fmt.Fprintf(stdout, "%s of runs that wrote no manifest (crashed, or lost a race; not a failure): %s\n",
+				plural(rep.Orphans, "orphaned object"), strings.Join(rep.OrphanKeys, " "))
+		}
 		if rep.HeadSHA256 != "" {
 			fmt.Fprintf(stdout, "checkpoint %d:%s (keep it; pass it as --checkpoint to a later verify to detect a chain cut short or rewritten)\n", rep.Head, rep.HeadSHA256)
+		} else {
+			fmt.Fprintf(stdout, "no checkpoint: %s\n", rep.NoCheckpoint)
 		}
 	}
 	if len(rep.Problems) > 0 {
