@@ -362,3 +362,20 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A signature that is a symbolic link to /dev/zero neither exhausts memory
+// nor hangs an export: the chain is refused as broken, at once.
+func TestExportRefusesEndlessSignature(t *testing.T) {
+	a := newArchived(t)
+	p := a.path(a.sigKey(3))
+	must(t, os.Remove(p))
+	must(t, os.Symlink("/dev/zero", p))
+	start := time.Now()
+	code, _, errs := a.run("export", "-c", a.cfg, "--stream", "edge")
+	if code != 1 || !strings.Contains(errs, "chain of custody broken") || !strings.Contains(errs, "symbolic link") {
+		t.Fatalf("export over a /dev/zero signature: exit %d: %s", code, errs)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("export took %v", d)
+	}
+}
