@@ -107,7 +107,24 @@ type VerifyOptions struct {
 	MaxAge time.Duration
 	// Now is the clock for MaxAge (default time.Now).
 	Now func() time.Time
+	// Observer, when set, follows the verification (a progress display).
+	Observer Observer
 }
+
+// Observer follows a verification: Total is called as each manifest is
+// read, with its objects and their bytes; Done as object bytes are read
+// and once per object checked (its unread bytes counted then). Both are
+// called from the checking goroutines at once: an Observer must be safe
+// for concurrent use and return quickly; it must not block.
+type Observer interface {
+	Total(objects int, bytes int64)
+	Done(objects int, bytes int64)
+}
+
+type noObserver struct{}
+
+func (noObserver) Total(int, int64) {}
+func (noObserver) Done(int, int64)  {}
 
 // Checkpoint is an external anchor: manifest Sequence had SHA256.
 type Checkpoint struct {
@@ -205,6 +222,9 @@ func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptio
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Observer == nil {
+		opts.Observer = noObserver{}
 	}
 	if opts.From > 0 && opts.To > 0 && opts.From > opts.To {
 		return nil, fmt.Errorf("%w: from %d is after to %d", ErrRange, opts.From, opts.To)

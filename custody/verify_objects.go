@@ -17,6 +17,11 @@ import (
 // checkObjects queues the checks of a manifest's objects; Verify waits
 // for all of them at the end.
 func (v *verifier) checkObjects(seq uint64, objects []manifest.Object) {
+	var total int64
+	for _, o := range objects {
+		total += max(o.Size, 0)
+	}
+	v.opts.Observer.Total(len(objects), total)
 	for _, o := range objects {
 		v.claimed[o.Key] = true
 		v.objs.Go(func() error {
@@ -24,6 +29,7 @@ func (v *verifier) checkObjects(seq uint64, objects []manifest.Object) {
 			if err != nil {
 				return fmt.Errorf("verify %s: %w", o.Key, err)
 			}
+			v.opts.Observer.Done(1, max(o.Size-n, 0))
 			v.mu.Lock()
 			v.rep.ObjectsChecked++
 			v.rep.Bytes += n
@@ -174,7 +180,7 @@ func (v *verifier) hash(ctx context.Context, o manifest.Object, rc io.Reader) (s
 		rc = body
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, io.LimitReader(ctxReader{ctx, rc}, max(o.Size, 0)+1))
+	n, err := io.Copy(h, observedReader{io.LimitReader(ctxReader{ctx, rc}, max(o.Size, 0)+1), v.opts.Observer})
 	if err != nil {
 		return "", n, err
 	}
@@ -225,4 +231,16 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// observedReader reports the bytes read through it.
+type observedReader struct {
+	r   io.Reader
+	obs Observer
+}
+
+func (o observedReader) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	o.obs.Done(0, int64(n))
+	return n, err
 }

@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
+	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/manifest"
 )
 
 // archived is a file store holding a 3-manifest chain of stream "edge":
 // manifest 1 holds a/x.log and empty.log, 2 holds b.log, 3 holds c.log.
 type archived struct {
-	cli
+	harness
 	cfg, root string
 	ms        []*manifest.Manifest
 }
@@ -26,7 +27,7 @@ type archived struct {
 func newArchived(t *testing.T) *archived {
 	t.Helper()
 	c, cfg := setup(t)
-	a := &archived{cli: c, cfg: cfg, root: filepath.Join(c.dir, "archive")}
+	a := &archived{harness: c, cfg: cfg, root: filepath.Join(c.dir, "archive")}
 	for i, name := range []string{"", "b.log", "c.log"} {
 		if name != "" {
 			os.WriteFile(filepath.Join(c.dir, "logs", name), []byte(name+"\n"), 0o644)
@@ -294,7 +295,8 @@ func TestExportNeverThroughSymlinkedFolder(t *testing.T) {
 	}
 }
 
-// SIGTERM ends a verify waiting on the store's lock within seconds, and a
+// SIGTERM ends a verify waiting on the store's lock within seconds (exit
+// 130, interrupted), and a
 // FIFO in the store neither hangs verify nor keeps the lock from an export.
 func TestVerifySIGTERMAndFIFO(t *testing.T) {
 	a := newArchived(t)
@@ -309,8 +311,8 @@ func TestVerifySIGTERMAndFIFO(t *testing.T) {
 	}
 	sent := time.Now()
 	must(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	if code := p.wait(5 * time.Second); code != 3 {
-		t.Fatalf("verify after SIGTERM: exit %d, want 3: %s", code, p.log())
+	if code := p.wait(5 * time.Second); code != cli.ExitInterrupted {
+		t.Fatalf("verify after SIGTERM: exit %d, want %d: %s", code, cli.ExitInterrupted, p.log())
 	}
 	if d := time.Since(sent); d > 3*time.Second {
 		t.Fatalf("verify took %v to end after SIGTERM", d)
@@ -372,7 +374,7 @@ func TestExportRefusesEndlessSignature(t *testing.T) {
 	must(t, os.Symlink("/dev/zero", p))
 	start := time.Now()
 	code, _, errs := a.run("export", "-c", a.cfg, "--stream", "edge")
-	if code != 1 || !strings.Contains(errs, "chain of custody broken") || !strings.Contains(errs, "symbolic link") {
+	if code != cli.ExitIncomplete || !strings.Contains(errs, "chain of custody broken") || !strings.Contains(errs, "symbolic link") {
 		t.Fatalf("export over a /dev/zero signature: exit %d: %s", code, errs)
 	}
 	if d := time.Since(start); d > 5*time.Second {

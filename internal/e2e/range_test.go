@@ -33,7 +33,9 @@ func testRanges(t *testing.T, newHarness func(t *testing.T) (*harness, tamperer)
 		kind   string
 	}{
 		{"predecessor deleted", func(t *testing.T, h *harness, tp tamperer) { tp.remove(t, manifest.Key(h.stream, 1)) }, custody.KindManifestMissing},
-		{"predecessor garbage", func(t *testing.T, h *harness, tp tamperer) { tp.overwrite(t, manifest.Key(h.stream, 1), []byte("garbage")) }, custody.KindManifestInvalid},
+		{"predecessor garbage", func(t *testing.T, h *harness, tp tamperer) {
+			tp.overwrite(t, manifest.Key(h.stream, 1), []byte("garbage"))
+		}, custody.KindManifestInvalid},
 		{"predecessor replaced", func(t *testing.T, h *harness, tp tamperer) {
 			tp.overwrite(t, manifest.Key(h.stream, 1), append(tp.read(t, manifest.Key(h.stream, 1)), ' '))
 		}, custody.KindChainBroken},
