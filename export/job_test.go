@@ -224,10 +224,14 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// TestPathTooLongForTheFileStore: a file store whose root is deep enough
-// that root and key together pass PATH_MAX refuses the key
-// (ENAMETOOLONG): a failure of that file, and the run goes on.
-func TestPathTooLongForTheFileStore(t *testing.T) {
+// TestPathPastPATHMAXInTheFileStore: a file store whose root is deep
+// enough that root and key together pass PATH_MAX still archives the file
+// (it walks the key by descriptor) and the run writes its manifest. Were a
+// store to refuse such a key (ErrInvalidKey, ENAMETOOLONG), only that file
+// would fail (TestKeyRefusedFailsThatFileOnly). The file store's List
+// still opens folders by full path and fails past PATH_MAX, so verify is
+// not asserted here (reported for the file store's read side).
+func TestPathPastPATHMAXInTheFileStore(t *testing.T) {
 	e := newEnv(t)
 	deepRoot := filepath.Join(t.TempDir(), strings.Repeat(strings.Repeat("r", 250)+"/", 13)) // 3263 bytes more
 	st, err := fsstore.New(deepRoot)
@@ -236,16 +240,13 @@ func TestPathTooLongForTheFileStore(t *testing.T) {
 	}
 	e.st = st
 	writeFile(t, e.path("a.log"), "a")
-	long := strings.Repeat(strings.Repeat("d", 190)+"/", 4) + "x.log" // 765 bytes
+	long := strings.Repeat(strings.Repeat("d", 190)+"/", 5) + "x.log" // 955 bytes
 	writeFile(t, e.path(long), "x")
+	if len(deepRoot)+len(long) < 4096 {
+		t.Fatalf("root and key are %d bytes, not past PATH_MAX", len(deepRoot)+len(long))
+	}
 	res, err := e.run()
-	if !errors.Is(err, export.ErrFilesFailed) || res == nil || res.Files != 1 || res.Failed != 1 {
+	if err != nil || res.Files != 2 || res.Failed != 0 {
 		t.Fatalf("run: %+v, %v", res, err)
-	}
-	if f := res.Manifest.Failures[0]; f.ID != long || !strings.Contains(f.Error, "file name too long") {
-		t.Fatalf("failure %+v", f)
-	}
-	if kinds := e.verify(); len(kinds) != 0 {
-		t.Fatalf("verify found %v", kinds)
 	}
 }
