@@ -298,21 +298,23 @@ func (f *failingStore) Put(ctx context.Context, key string, r io.Reader, opts st
 func TestHoldCancelsWhenLost(t *testing.T) {
 	ctx := context.Background()
 	st := newFS(t)
-	// A TTL of a second leaves a renewal about half a second, enough for an
-	// fsync on a loaded machine (300ms was not).
-	a := &lease.Manager{Store: st, Holder: "a", TTL: time.Second}
-	b := &lease.Manager{Store: st, Holder: "b", TTL: time.Second, Now: func() time.Time { return time.Now().Add(time.Hour) }}
+	// A TTL of 4s: renewals every 1.3s, and the watchdog gives up only when
+	// none succeeded for 3.6s, enough for fsyncs on a loaded machine (300ms
+	// and 1s were not: the test failed under a load average of 20).
+	const ttl = 4 * time.Second
+	a := &lease.Manager{Store: st, Holder: "a", TTL: ttl}
+	b := &lease.Manager{Store: st, Holder: "b", TTL: ttl, Now: func() time.Time { return time.Now().Add(time.Hour) }}
 	l, err := a.Acquire(ctx, "edge")
 	if err != nil {
 		t.Fatal(err)
 	}
 	held, stop := l.Hold(ctx)
 	defer stop()
-	// Held for several TTLs thanks to renewals.
+	// Held past its TTL thanks to renewals.
 	select {
 	case <-held.Done():
 		t.Fatalf("lease lost while renewed: %v", context.Cause(held))
-	case <-time.After(3 * time.Second):
+	case <-time.After(ttl + time.Second):
 	}
 	// b (whose clock runs an hour ahead) takes it over: a must notice.
 	if _, err := b.Acquire(ctx, "edge"); err != nil {
@@ -323,7 +325,7 @@ func TestHoldCancelsWhenLost(t *testing.T) {
 		if !errors.Is(context.Cause(held), lease.ErrLost) {
 			t.Fatalf("cause %v, want ErrLost", context.Cause(held))
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(ttl):
 		t.Fatal("holder did not notice that its lease was taken over")
 	}
 }
