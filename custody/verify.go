@@ -109,6 +109,13 @@ type VerifyOptions struct {
 	Now func() time.Time
 	// Observer, when set, follows the verification (a progress display).
 	Observer Observer
+	// Witness, when set, is the store holding the stream's witnessed
+	// checkpoints: a verify of the whole chain proves that the chain's
+	// tree extends each of them (verify_witness.go).
+	Witness store.Store
+	// TreeHeads are checkpoint notes the auditor kept (opened with
+	// OpenTreeHead), proven like the witnessed ones.
+	TreeHeads []*TreeHead
 }
 
 // Observer follows a verification: Total is called as each manifest is
@@ -163,6 +170,10 @@ type Report struct {
 	Orphans    int       `json:"orphans"`
 	OrphanKeys []string  `json:"orphan_keys,omitempty"`
 	Problems   []Problem `json:"problems"`
+	// Checkpoint is the stream's transparency log: its size, root and how
+	// many witnessed checkpoints it was proven to extend. It is given when
+	// the whole chain is verified.
+	Checkpoint *TreeReport `json:"checkpoint,omitempty"`
 }
 
 // ChecksumAuthority is implemented by stores whose Head reports checksums
@@ -195,6 +206,7 @@ type verifier struct {
 	ownSigs  map[string]bool    // signature keys of the manifests read
 	rewrites map[uint64]bool    // manifests that differ from the checkpoint
 	heads    *manifest.Manifest // the head, when read
+	leaves   map[uint64]string  // manifest sha256 by sequence, for the tree
 
 	read      bool // objects must be read whole
 	authority bool // the store reports server-kept checksums
@@ -285,8 +297,11 @@ func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptio
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Pass 5: what no manifest claims.
+	// Pass 5: what no manifest claims; the witnessed checkpoints.
 	v.checkUnclaimed(l, from == 1 && to == l.head)
+	if err := v.checkWitnessed(ctx, l, from == 1 && to == l.head); err != nil {
+		return nil, err
+	}
 	// Pass 6: freshness, and whether to offer a checkpoint.
 	if err := v.checkFreshness(ctx, l, to); err != nil {
 		return nil, err
