@@ -164,8 +164,9 @@ func (v *validator) witness(s *Store) {
 	if s.Witness == "" {
 		return
 	}
-	w := *s
-	w.Witness, w.WitnessStore, w.Scheme = "", nil, ""
+	// The witness is reached like the store; it takes none of the store's
+	// encryption, retention or origin (its own bucket's settings apply).
+	w := Store{URL: s.Witness, PathStyle: s.PathStyle, PartSizeMiB: s.PartSizeMiB, Concurrency: s.Concurrency, AllowHTTP: s.AllowHTTP}
 	v.storeURL("store.witness", s.Witness, &w)
 	switch {
 	case w.Scheme == "":
