@@ -23,7 +23,6 @@ import (
 func TestCorruptRefusalIsOneClass(t *testing.T) {
 	t.Parallel()
 	env := testenv.S3(t)
-	ctx := within(t, 2*time.Minute)
 	tests := []struct {
 		code   string
 		status int
@@ -40,6 +39,7 @@ func TestCorruptRefusalIsOneClass(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s-%d", tt.code, tt.status), func(t *testing.T) {
 			t.Parallel()
+			ctx := within(t, 2*time.Minute)
 			p := newProxy(t, env)
 			// PUT requests per part (or per PutObject).
 			var mu sync.Mutex

@@ -32,14 +32,14 @@ func TestServerKMSKeyID(t *testing.T) {
 		t.Skipf("%s encrypts SSE-KMS and refuses keys it does not know: this test simulates the answers on a server that ignores SSE", env.Server)
 	}
 	kmsClient := testenv.KMS(t).Client()
-	ctx := within(t, 2*time.Minute)
-	key, err := kmsClient.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecSymmetricDefault, KeyUsage: kmstypes.KeyUsageTypeEncryptDecrypt})
+	setup := within(t, time.Minute)
+	key, err := kmsClient.CreateKey(setup, &kms.CreateKeyInput{KeySpec: kmstypes.KeySpecSymmetricDefault, KeyUsage: kmstypes.KeyUsageTypeEncryptDecrypt})
 	if err != nil {
 		t.Fatal(err)
 	}
 	keyARN := aws.ToString(key.KeyMetadata.Arn)
 	alias := "alias/lk-test-" + strings.ToLower(aws.ToString(key.KeyMetadata.KeyId)[:8])
-	if _, err := kmsClient.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: &alias, TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+	if _, err := kmsClient.CreateAlias(setup, &kms.CreateAliasInput{AliasName: &alias, TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
 		t.Fatal(err)
 	}
 	const awsARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -64,6 +64,7 @@ func TestServerKMSKeyID(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
+			ctx := within(t, 2*time.Minute)
 			p := newProxy(t, env)
 			if tt.reported != "" {
 				p.respHeader = func(r *http.Request) http.Header {
