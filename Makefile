@@ -8,9 +8,6 @@ export GOTOOLCHAIN := go1.27.3
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/logkeeper/logkeeper/service/app.Version=$(VERSION)
 BENCH_MIB ?= 1024
-# Tests that cannot run on MinIO, with the reason in README.md (server
-# differences): it lists multipart uploads only by exact key.
-MINIO_TESTS ?= -skip '^TestCrashRecovery$$'
 
 
 .PHONY: all build demo test test-unit vet fmt-check bench bench-compare fuzz vuln test-seaweed test-minio clean docker
@@ -81,7 +78,7 @@ test-seaweed:
 # multipart objects (scripts/minio.sh builds minio once into the tools
 # cache). Fails, not skips, when the server is missing.
 test-minio:
-	LOGKEEPER_REQUIRE_SERVERS=1 LOGKEEPER_REQUIRE_MINIO=1 ./scripts/minio.sh run -- $(GO) test -count=1 $(MINIO_TESTS) ./internal/store/... ./internal/e2e/...
+	LOGKEEPER_REQUIRE_SERVERS=1 LOGKEEPER_REQUIRE_MINIO=1 ./scripts/minio.sh run -- $(GO) test -count=1 ./internal/store/... ./internal/e2e/...
 
 # The container image (Dockerfile: static binary, distroless, non-root).
 docker:

@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/logkeeper/logkeeper/internal/store"
 )
@@ -27,8 +29,8 @@ type keyResolver struct {
 }
 
 // serverKeyID returns the key a Put's object is encrypted under, as the
-// server reports it: reported (from the upload's answer) when the server
-// named one, which must then be the requested key wherever the two strings
+// server reports it: reported (from the upload's answer, or a HEAD) when the
+// server named one, which must then be the requested key wherever the two strings
 // can tell; otherwise the requested key's ARN (as requested when it is one
 // already, else through KMS DescribeKey); "" when none of these is known.
 func (r *keyResolver) serverKeyID(ctx context.Context, requested, reported string) (string, error) {
@@ -72,10 +74,22 @@ func (r *keyResolver) serverKeyID(ctx context.Context, requested, reported strin
 var errWrongKey = errors.New("server encrypted under another KMS key")
 
 // withServerKey fills info.SSE.ServerKMSKeyID from the key the upload's
-// answer reported (nil or empty: none).
+// answer reported (nil or empty: none). Where the answer names no key (MinIO
+// and SeaweedFS on multipart uploads), the server is asked with a HEAD of
+// the version just stored.
 func (s *Store) withServerKey(ctx context.Context, info store.ObjectInfo, reported *string) (store.ObjectInfo, error) {
 	if info.SSE == nil {
 		return info, nil
+	}
+	if aws.ToString(reported) == "" {
+		full := s.fullKey(info.Key)
+		out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &full, VersionId: versionParam(info.VersionID)}, s.opts()...)
+		if err != nil {
+			return store.ObjectInfo{}, fmt.Errorf("read back the KMS key of the stored object: %w", s.classify(err, request{fullKey: full, versionID: info.VersionID}))
+		}
+		if out.ServerSideEncryption == types.ServerSideEncryptionAwsKms || out.ServerSideEncryption == types.ServerSideEncryptionAwsKmsDsse {
+			reported = out.SSEKMSKeyId
+		}
 	}
 	id, err := s.keys.serverKeyID(ctx, info.SSE.KMSKeyID, aws.ToString(reported))
 	if err != nil {

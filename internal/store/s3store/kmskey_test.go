@@ -48,18 +48,21 @@ func TestServerKMSKeyID(t *testing.T) {
 		name      string
 		requested string
 		reported  string // the key header on upload answers; "" none
+		onHead    bool   // the header is on HEAD answers only
 		kms       bool   // resolve with DescribeKey
 		want      string // ServerKMSKeyID; "" with wantErr: Put fails
 		wantErr   bool
 	}{
-		{"AWS: alias requested, ARN reported", "alias/logkeeper-archive", awsARN, false, awsARN, false},
-		{"MinIO: name requested, arn:aws:kms:NAME reported", "lk-key", "arn:aws:kms:lk-key", false, "arn:aws:kms:lk-key", false},
-		{"server reports another key than the key id requested", "ffffffff-12ab-34cd-56ef-1234567890ab", awsARN, false, "", true},
-		{"no key in the answer: alias resolved by DescribeKey", alias, "", true, keyARN, false},
-		{"no key in the answer: key id resolved by DescribeKey", aws.ToString(key.KeyMetadata.KeyId), "", true, keyARN, false},
-		{"no key in the answer, an ARN requested: no call needed", awsARN, "", false, awsARN, false},
-		{"no key in the answer, nothing to resolve with", alias, "", false, "", false},
-		{"no key in the answer, an alias KMS does not know", "alias/no-such-key", "", true, "", true},
+		{"AWS: alias requested, ARN reported", "alias/logkeeper-archive", awsARN, false, false, awsARN, false},
+		{"MinIO: name requested, arn:aws:kms:NAME reported", "lk-key", "arn:aws:kms:lk-key", false, false, "arn:aws:kms:lk-key", false},
+		{"server reports another key than the key id requested", "ffffffff-12ab-34cd-56ef-1234567890ab", awsARN, false, false, "", true},
+		{"MinIO multipart: no key in the answers, HEAD names it", "lk-key", "arn:aws:kms:lk-key", true, false, "arn:aws:kms:lk-key", false},
+		{"HEAD names another key than requested", "lk-key", "arn:aws:kms:other", true, false, "", true},
+		{"no key in the answer: alias resolved by DescribeKey", alias, "", false, true, keyARN, false},
+		{"no key in the answer: key id resolved by DescribeKey", aws.ToString(key.KeyMetadata.KeyId), "", false, true, keyARN, false},
+		{"no key in the answer, an ARN requested: no call needed", awsARN, "", false, false, awsARN, false},
+		{"no key in the answer, nothing to resolve with", alias, "", false, false, "", false},
+		{"no key in the answer, an alias KMS does not know", "alias/no-such-key", "", false, true, "", true},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +74,10 @@ func TestServerKMSKeyID(t *testing.T) {
 					if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") {
 						return nil // S3 names the key on parts too, but Put does not read it
 					}
-					if r.Method == http.MethodPut || r.Method == http.MethodPost {
+					if (r.Method == http.MethodHead) != tt.onHead {
+						return nil
+					}
+					if r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodHead {
 						return http.Header{"X-Amz-Server-Side-Encryption": {"aws:kms"}, "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id": {tt.reported}}
 					}
 					return nil
