@@ -79,7 +79,7 @@ test-seaweed:
 # multipart objects (scripts/minio.sh builds minio once into the tools
 # cache). Fails, not skips, when the server is missing.
 test-minio:
-	LOGKEEPER_REQUIRE_SERVERS=1 LOGKEEPER_REQUIRE_MINIO=1 ./scripts/minio.sh run -- $(GO) test -count=1 ./internal/store/... ./internal/e2e/...
+	LOGKEEPER_REQUIRE_SERVERS=1 LOGKEEPER_REQUIRE_MINIO=1 ./scripts/minio.sh run -- $(GO) test -count=1 -timeout 30m ./internal/store/... ./internal/e2e/...
 
 # The container image (Dockerfile: static binary, distroless, non-root).
 docker:
