@@ -83,6 +83,10 @@ type Store struct {
 	ObjectLock ObjectLock `yaml:"object_lock"`
 	// AllowHTTP allows a plain-http S3 endpoint that is not on loopback.
 	AllowHTTP bool `yaml:"allow_http"`
+	// Origin is where the archive was written, as its manifests record it
+	// (s3://BUCKET/PREFIX or file:///ABS/PATH), for verifying a copy: a
+	// replica, a restored backup, a moved folder. Empty: the store itself.
+	Origin string `yaml:"origin"`
 
 	// Scheme is SchemeS3 or SchemeFile.
 	Scheme string `yaml:"-"`
@@ -166,6 +170,10 @@ type Source struct {
 	// folder on the edge passed as is to the edge's log jobs (empty: the
 	// edge's default).
 	Path string `yaml:"path"`
+	// FollowSymlinks, for a dir source, archives the regular file a
+	// symbolic link resolves to when it lies inside the folder; otherwise
+	// (the default) symbolic links are recorded as skipped.
+	FollowSymlinks bool `yaml:"follow_symlinks"`
 
 	// Region is the Genesys Cloud domain, such as mypurecloud.com. When it
 	// is set the loader fills APIURL and LoginURL from it.

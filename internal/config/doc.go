@@ -18,6 +18,7 @@
 //	  encryption_context: {}      keys "logkeeper:*" and "aws:*" are reserved
 //	  object_lock: {mode: COMPLIANCE, retain_days: 2555}
 //	  allow_http: false
+//	  origin: ""                  where the archive was written, to verify a copy
 //	signing:
 //	  key: file:///ABS/key.pem    or awskms://KEY-ID-OR-ALIAS-OR-ARN (required)
 //	daemon:                       logkeeper run only
@@ -33,6 +34,7 @@
 //	      path: logs/edge         dir: relative to the file's folder;
 //	                              genesys-edge: folder on the edge, as is
 //
+// A dir source also takes follow_symlinks (default false).
 // Genesys sources take region (or api_url and login_url), client_id,
 // client_secret, query, recurse and max_concurrency (1..256, default 8);
 // genesys-edge also takes edges and path, genesys-audit service_name. A

@@ -56,6 +56,14 @@ var (
 	// they were damaged on the way. Nothing was stored. It is never retried
 	// as if transient: the caller decides whether to send the data again.
 	ErrCorrupted = errors.New("the server refused the bytes as corrupted: checksum mismatch")
+	// ErrUnreadable: something is stored at the key, but not as the store
+	// writes objects: a symbolic link, FIFO or device where a file should
+	// be, or metadata that is corrupt or too large. It concerns that key
+	// only; other keys are unaffected. Not retriable.
+	ErrUnreadable = errors.New("stored object is unreadable")
+	// ErrNoStore: the store itself (a filesystem store's root folder) does
+	// not exist. A reader never creates it.
+	ErrNoStore = errors.New("store does not exist")
 )
 
 // Store is an object store. See the package documentation for the

@@ -1,7 +1,9 @@
 package lease_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -118,8 +120,73 @@ func TestCorruptLeaseIsTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &clock{t: time.Now()}
-	if _, err := managers(st, c, 1)[0].Acquire(ctx, "edge"); err != nil {
+	l, err := managers(st, c, 1)[0].Acquire(ctx, "edge")
+	if err != nil {
 		t.Fatalf("acquire over a corrupt lease object: %v", err)
+	}
+	if to := l.Takeover(); to == nil || to.Reason != lease.TakeoverUnreadable {
+		t.Fatalf("takeover of a corrupt lease: %+v", to)
+	}
+}
+
+// writeRecord stores a lease record as another holder (or an intruder)
+// would have written it.
+func writeRecord(t *testing.T, st store.Store, name string, r lease.Record) {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(context.Background(), lease.Key(name), bytes.NewReader(b), store.PutOptions{Size: int64(len(b))}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExpiryTooFarIsTakenOver: a lease whose expiry lies further ahead
+// than the TTL (and the tolerated drift, a tenth of it) allows is invalid
+// and taken over; one within the bound is respected.
+func TestExpiryTooFarIsTakenOver(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		expires  time.Time
+		released bool
+		want     string // takeover reason, "" for none, "held" for ErrHeld
+	}{
+		{"2099", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), false, lease.TakeoverExpiryTooFar},
+		{"just past TTL and drift", now.Add(time.Minute + 6*time.Second + time.Millisecond), false, lease.TakeoverExpiryTooFar},
+		{"TTL and drift exactly", now.Add(time.Minute + 6*time.Second), false, "held"},
+		{"a fresh lease", now.Add(time.Minute), false, "held"},
+		{"expired", now.Add(-time.Second), false, ""},
+		{"released, any expiry", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newFS(t)
+			writeRecord(t, st, "edge", lease.Record{Schema: lease.Schema, Name: "edge", Holder: "intruder",
+				Token: "t", Acquired: now, Renewed: now, Expires: tc.expires, Released: tc.released})
+			m := managers(st, &clock{t: now}, 1)[0]
+			l, err := m.Acquire(context.Background(), "edge")
+			if tc.want == "held" {
+				var held *lease.HeldError
+				if !errors.As(err, &held) || held.Holder != "intruder" || !held.Expires.Equal(tc.expires) {
+					t.Fatalf("acquire: %v, want held by intruder until %s", err, tc.expires)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("acquire: %v", err)
+			}
+			to := l.Takeover()
+			switch {
+			case tc.want == "" && to != nil:
+				t.Fatalf("takeover %+v of a free lease", to)
+			case tc.want != "" && (to == nil || to.Reason != tc.want || to.Previous.Holder != "intruder" || !to.Previous.Expires.Equal(tc.expires)):
+				t.Fatalf("takeover %+v, want %s of intruder's lease", to, tc.want)
+			}
+			if got := l.Record(); got.Holder != "replica-0" || !got.Expires.Equal(now.Add(time.Minute)) {
+				t.Fatalf("lease after acquire: %+v", got)
+			}
+		})
 	}
 }
 
@@ -231,8 +298,10 @@ func (f *failingStore) Put(ctx context.Context, key string, r io.Reader, opts st
 func TestHoldCancelsWhenLost(t *testing.T) {
 	ctx := context.Background()
 	st := newFS(t)
-	a := &lease.Manager{Store: st, Holder: "a", TTL: 300 * time.Millisecond}
-	b := &lease.Manager{Store: st, Holder: "b", TTL: 300 * time.Millisecond, Now: func() time.Time { return time.Now().Add(time.Hour) }}
+	// A TTL of a second leaves a renewal about half a second, enough for an
+	// fsync on a loaded machine (300ms was not).
+	a := &lease.Manager{Store: st, Holder: "a", TTL: time.Second}
+	b := &lease.Manager{Store: st, Holder: "b", TTL: time.Second, Now: func() time.Time { return time.Now().Add(time.Hour) }}
 	l, err := a.Acquire(ctx, "edge")
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +312,7 @@ func TestHoldCancelsWhenLost(t *testing.T) {
 	select {
 	case <-held.Done():
 		t.Fatalf("lease lost while renewed: %v", context.Cause(held))
-	case <-time.After(time.Second):
+	case <-time.After(3 * time.Second):
 	}
 	// b (whose clock runs an hour ahead) takes it over: a must notice.
 	if _, err := b.Acquire(ctx, "edge"); err != nil {
