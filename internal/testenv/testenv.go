@@ -34,7 +34,23 @@ const (
 	EnvKMSEndpoint = "LOGKEEPER_TEST_KMS_ENDPOINT"
 	EnvRegion      = "LOGKEEPER_TEST_REGION"
 	EnvRequire     = "LOGKEEPER_REQUIRE_SERVERS"
+	// Set by scripts/minio.sh: which S3 server runs ("minio"; unset means
+	// versitygw), the KMS key it really encrypts SSE-KMS objects under, and
+	// its data folder (to look for plaintext on disk).
+	EnvS3Server = "LOGKEEPER_TEST_S3_SERVER"
+	EnvS3SSEKey = "LOGKEEPER_TEST_S3_SSE_KEY"
+	EnvS3Data   = "LOGKEEPER_TEST_S3_DATA"
 )
+
+// S3 servers the tests run on.
+const (
+	ServerVersityGW = "versitygw"
+	ServerMinIO     = "minio"
+)
+
+// ignoredSSEKey is the SSE-KMS key tests request from a server that ignores
+// SSE (versitygw): any name does.
+const ignoredSSEKey = "alias/logkeeper-archive"
 
 // Required reports whether a missing server is a failure rather than a skip.
 func Required() bool {
@@ -56,6 +72,16 @@ type S3Env struct {
 	AccessKey string
 	SecretKey string
 	Region    string
+	// Server is ServerVersityGW or ServerMinIO.
+	Server string
+	// SSEKey is the KMS key id to request SSE-KMS with: one the server
+	// really encrypts under when Encrypts, any name otherwise.
+	SSEKey string
+	// Encrypts is true when the server really encrypts SSE-KMS objects
+	// (MinIO with its built-in KMS); versitygw ignores SSE.
+	Encrypts bool
+	// DataDir is the server's data folder, when known.
+	DataDir string
 }
 
 // KMSEnv is a running KMS server.
@@ -91,6 +117,16 @@ func S3(t testing.TB) S3Env {
 		AccessKey: os.Getenv(EnvS3AccessKey),
 		SecretKey: os.Getenv(EnvS3SecretKey),
 		Region:    region(),
+		Server:    os.Getenv(EnvS3Server),
+		SSEKey:    os.Getenv(EnvS3SSEKey),
+		DataDir:   os.Getenv(EnvS3Data),
+	}
+	if e.Server == "" {
+		e.Server = ServerVersityGW
+	}
+	e.Encrypts = e.SSEKey != ""
+	if !e.Encrypts {
+		e.SSEKey = ignoredSSEKey
 	}
 	if e.Endpoint == "" || e.AccessKey == "" || e.SecretKey == "" {
 		missing(t, "S3 test server ("+EnvS3Endpoint+")")

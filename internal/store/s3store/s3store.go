@@ -59,6 +59,10 @@ type Options struct {
 	// connection errors. 0 keeps the client's setting (the SDK's default
 	// is 3).
 	MaxAttempts int
+	// KMS resolves the requested SSE-KMS key (an alias or key id) to its
+	// ARN when a server's answer to an upload does not say which key it
+	// used (ObjectInfo.SSE.ServerKMSKeyID). Nil: such objects record none.
+	KMS KeyDescriber
 }
 
 // Store is an S3 bucket (and key prefix) as a store.Store. It is safe for
@@ -73,6 +77,7 @@ type Store struct {
 	maxAttempts int
 	bufs        *bufferPool
 	objectLock  atomic.Bool // the bucket was seen with Object Lock enabled
+	keys        *keyResolver
 }
 
 var (
@@ -134,6 +139,7 @@ func New(ctx context.Context, o Options) (*Store, error) {
 		concurrency: o.Concurrency,
 		maxAttempts: o.MaxAttempts,
 		bufs:        newBufferPool(o.PartSize, int64(o.Concurrency+1)*o.PartSize),
+		keys:        &keyResolver{kms: o.KMS},
 	}, nil
 }
 
@@ -202,6 +208,11 @@ func (s *Store) opts(extra ...func(*s3.Options)) []func(*s3.Options) {
 		}
 		if s.maxAttempts > 0 {
 			o.RetryMaxAttempts = s.maxAttempts
+		}
+		if r, ok := o.Retryer.(aws.RetryerV2); ok {
+			if _, done := r.(noRetryCorrupt); !done {
+				o.Retryer = noRetryCorrupt{r}
+			}
 		}
 		// Composite (multipart) checksums cannot be checked on download;
 		// that is expected, not worth a warning per Get.
