@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/logkeeper/logkeeper/internal/loopback"
 	"net/url"
 	"os"
 	"strings"
@@ -97,14 +98,13 @@ func region() string {
 	return "us-east-1"
 }
 
-func loopback(t testing.TB, endpoint string) {
+func requireLoopback(t testing.TB, endpoint string) {
 	t.Helper()
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		t.Fatalf("test endpoint %q: %v", endpoint, err)
 	}
-	h := u.Hostname()
-	if h != "127.0.0.1" && h != "localhost" && h != "::1" {
+	if !loopback.Is(u.Hostname()) {
 		t.Fatalf("test endpoint %q is not on loopback: test traffic goes to 127.0.0.1 only", endpoint)
 	}
 }
@@ -131,7 +131,7 @@ func S3(t testing.TB) S3Env {
 	if e.Endpoint == "" || e.AccessKey == "" || e.SecretKey == "" {
 		missing(t, "S3 test server ("+EnvS3Endpoint+")")
 	}
-	loopback(t, e.Endpoint)
+	requireLoopback(t, e.Endpoint)
 	return e
 }
 
@@ -142,7 +142,7 @@ func KMS(t testing.TB) KMSEnv {
 	if e.Endpoint == "" {
 		missing(t, "KMS test server ("+EnvKMSEndpoint+")")
 	}
-	loopback(t, e.Endpoint)
+	requireLoopback(t, e.Endpoint)
 	return e
 }
 

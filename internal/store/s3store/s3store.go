@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/logkeeper/logkeeper/internal/loopback"
 	"github.com/logkeeper/logkeeper/internal/store"
 )
 
@@ -158,21 +158,13 @@ func checkEndpoint(endpoint *string, allowHTTP bool) error {
 	case "https":
 		return nil
 	case "http":
-		if allowHTTP || isLoopback(u.Hostname()) {
+		if allowHTTP || loopback.Is(u.Hostname()) {
 			return nil
 		}
 		return fmt.Errorf("endpoint http://%s is plain http off loopback: objects would cross the network unencrypted (use https, or set AllowHTTP)", u.Host)
 	default:
 		return fmt.Errorf("endpoint %s://%s: scheme must be https or http", u.Scheme, u.Host)
 	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Describe returns "s3://bucket/prefix" (or "s3://bucket").
