@@ -95,6 +95,14 @@ type Deleter interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// ChecksumAuthority is implemented by stores whose Head reports checksums
+// computed and kept by the server (S3), so a fast verify may trust them
+// instead of reading every object back. A store that computes nothing
+// itself (the file store) does not implement it, or returns false.
+type ChecksumAuthority interface {
+	ServerChecksums() bool
+}
+
 // PutOptions says how an object is to be stored.
 type PutOptions struct {
 	// Size is the exact number of bytes the reader yields, or -1.

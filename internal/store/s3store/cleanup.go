@@ -12,7 +12,6 @@ import (
 	"github.com/logkeeper/logkeeper/internal/store"
 )
 
-var _ store.UploadCleaner = (*Store)(nil)
 
 // maxBucketUploadPages bounds the bucket-wide listing of AbortStale's
 // fallback (1,000 uploads a page).

@@ -81,8 +81,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Deleter = (*Store)(nil)
+	_ store.Store             = (*Store)(nil)
+	_ store.Deleter           = (*Store)(nil)
+	_ store.UploadCleaner     = (*Store)(nil)
+	_ store.ChecksumAuthority = (*Store)(nil)
 )
 
 // New returns a Store for the bucket and prefix in o. It makes no request.
