@@ -8,10 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/logkeeper/logkeeper/internal/store"
 )
-
 
 // maxBucketUploadPages bounds the bucket-wide listing of AbortStale's
 // fallback (1,000 uploads a page).
