@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"testing"
 	"time"
@@ -66,24 +65,6 @@ func removeRun(t *testing.T, st store.Store, stream string, n uint64) {
 			t.Fatalf("delete %s: %v", k, err)
 		}
 	}
-}
-
-func readManifest(t *testing.T, st store.Store, stream string, n uint64) *manifest.Manifest {
-	t.Helper()
-	rc, _, err := st.Get(context.Background(), manifest.Key(stream, n), store.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := manifest.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func countKinds(rep *custody.Report, kind string) int {
