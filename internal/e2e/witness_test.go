@@ -165,3 +165,35 @@ func TestUnwritableWitnessFailsRun(t *testing.T) {
 		t.Fatalf("head = %d, want the manifest stored", rep.Head)
 	}
 }
+
+// Checkpoints signed by a KMS ECDSA key (local-kms, signed-note type 0x02)
+// are witnessed and proven like Ed25519 ones, and a note of that key opens
+// only with it.
+func TestWitnessWithKMSSigner(t *testing.T) {
+	env := testenv.S3(t)
+	st, w := newS3(t, env, env.NewBucket(t, false)), newS3(t, env, env.NewBucket(t, false))
+	h := &harness{t: t, st: st, signer: kmsSigner(t), src: t.TempDir(), stream: "kms"}
+	for i := range 3 {
+		writeFile(t, h.src, fmt.Sprintf("f%d.log", i), []byte("x\n"))
+		j := h.job()
+		j.Witness = w
+		if _, err := j.Run(context.Background(), time.Time{}, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := h.verifyWitnessed(w)
+	if len(rep.Problems) != 0 || rep.Checkpoint.Witnessed != 3 {
+		t.Fatalf("problems %v, checkpoint %+v", rep.Problems, rep.Checkpoint)
+	}
+	origin := custody.Origin(st.Describe(), h.stream)
+	if _, err := custody.ReadTreeHead(context.Background(), w, h.stream, 3, h.signer.Public(), origin); err != nil {
+		t.Fatalf("open the KMS-signed note: %v", err)
+	}
+	if _, err := custody.ReadTreeHead(context.Background(), w, h.stream, 3, fixedSigner(t, 9).Public(), origin); !errors.Is(err, custody.ErrNoteKey) {
+		t.Fatalf("another key: %v", err)
+	}
+	removeRun(t, st, h.stream, 3)
+	if got := kinds(h.verifyWitnessed(w)); !slices.Equal(got, []string{custody.KindChainTruncated}) {
+		t.Fatalf("after the newest run was deleted: %v", got)
+	}
+}
