@@ -128,7 +128,8 @@ func printVerify(env *cli.Env, rep *custody.Report, opts custody.VerifyOptions, 
 		env.Printf("%s of runs that wrote no manifest (crashed, or lost a race; not a failure): %s\n",
 			cli.Count(rep.Orphans, "orphaned object", ""), strings.Join(rep.OrphanKeys, " "))
 	}
-	if c := rep.Checkpoint; c != nil && c.Root != "" {
+	// Without a witness or a note the output stays as it was.
+	if c := rep.Checkpoint; c != nil && c.Root != "" && (opts.Witness != nil || len(opts.TreeHeads) > 0) {
 		env.Printf("tree size %d, root %s, %s proven consistent\n", c.Size, c.Root, cli.Count(c.Witnessed, "witnessed checkpoint", ""))
 	}
 	if rep.HeadSHA256 != "" {
