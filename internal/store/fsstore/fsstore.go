@@ -53,6 +53,8 @@ const internalDir = ".logkeeper"
 type Store struct {
 	root string
 	mu   sync.Mutex // serialises creates within this process; flock across processes
+	// writer holds the creates in flight (commit.go).
+	writer writer
 }
 
 var (
@@ -156,12 +158,6 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 	if opts.Size >= 0 && n != opts.Size {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w: got %d bytes, expected %d", key, store.ErrSizeMismatch, n, opts.Size)
 	}
-	if err := tmp.Sync(); err != nil {
-		return store.ObjectInfo{}, fmt.Errorf("put %s: sync: %w", key, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return store.ObjectInfo{}, fmt.Errorf("put %s: close: %w", key, err)
-	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	checksum, _ := store.ChecksumOfHex(sum)
 	m := meta{
@@ -174,13 +170,16 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
 	if opts.IfMatch != "" {
+		if err := syncClose(tmp); err != nil {
+			return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
+		}
 		if err := s.replace(key, tmp.Name(), &m, opts.IfMatch); err != nil {
 			return store.ObjectInfo{}, err
 		}
 		return m.info(key), nil
 	}
 	m.Generation = 1
-	if err := s.create(key, tmp.Name(), m); err != nil {
+	if err := s.create(key, tmp, m); err != nil {
 		return store.ObjectInfo{}, err
 	}
 	return m.info(key), nil
@@ -260,42 +259,6 @@ func (s *Store) replace(key, tmpPath string, m *meta, ifMatch string) error {
 		return fmt.Errorf("put %s: metadata: %w", key, err)
 	}
 	if err := os.Rename(tmpPath, dp); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	return syncDir(filepath.Dir(dp))
-}
-
-// create links the finished temporary file at key, under the store lock.
-func (s *Store) create(key, tmpPath string, m meta) error {
-	unlock, err := s.lock(true)
-	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	defer unlock()
-
-	dp := s.dataPath(key)
-	if _, err := os.Lstat(dp); err == nil {
-		return fmt.Errorf("put %s: %w", key, store.ErrExists)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	mp := s.metaPath(key)
-	for _, d := range []string{filepath.Dir(dp), filepath.Dir(mp)} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return fmt.Errorf("put %s: %w", key, err)
-		}
-	}
-	mb, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	if err := writeFileSync(mp, mb); err != nil {
-		return fmt.Errorf("put %s: metadata: %w", key, err)
-	}
-	if err := os.Link(tmpPath, dp); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("put %s: %w", key, store.ErrExists)
-		}
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return syncDir(filepath.Dir(dp))

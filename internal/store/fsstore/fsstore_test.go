@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/logkeeper/logkeeper/internal/store"
@@ -117,5 +120,60 @@ func TestReplaceIsAtomicForReaders(t *testing.T) {
 		if hex.EncodeToString(sum[:]) != got.SHA256 || int64(len(b)) != got.Size {
 			t.Fatalf("read %d bytes with sha256 %x, but metadata says size %d sha256 %s (ETag %s)", len(b), sum, got.Size, got.SHA256, got.ETag)
 		}
+	}
+}
+
+// Creates of the same keys racing from two stores on one folder (as two
+// processes would) and from many goroutines: exactly one wins each key, and
+// every object's bytes match the SHA-256 of its metadata, never another
+// writer's.
+func TestCreatesRaceAcrossStores(t *testing.T) {
+	root := t.TempDir()
+	var stores [2]*fsstore.Store
+	for i := range stores {
+		s, err := fsstore.New(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = s
+	}
+	const keys, writers = 40, 12
+	wins := make([]atomic.Int32, keys)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			s := stores[w%2]
+			for k := range keys {
+				body := fmt.Sprintf("writer %d key %d", w, k)
+				_, err := s.Put(context.Background(), fmt.Sprintf("r/d%d/k%d", k%3, k), strings.NewReader(body), store.PutOptions{Size: int64(len(body))})
+				switch {
+				case err == nil:
+					wins[k].Add(1)
+				case !errors.Is(err, store.ErrExists):
+					t.Errorf("key %d: %v", k, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for k := range keys {
+		if n := wins[k].Load(); n != 1 {
+			t.Errorf("key %d: %d creates won, want 1", k, n)
+		}
+		key := fmt.Sprintf("r/d%d/k%d", k%3, k)
+		rc, info, err := stores[0].Get(context.Background(), key, store.GetOptions{})
+		if err != nil {
+			t.Fatalf("get %s: %v", key, err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		sum := sha256.Sum256(b)
+		if hex.EncodeToString(sum[:]) != info.SHA256 {
+			t.Errorf("%s: bytes %q do not match the metadata's SHA-256", key, b)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, ".logkeeper", "tmp"))
+	if len(entries) != 0 {
+		t.Fatalf("temporary files left behind: %d", len(entries))
 	}
 }
