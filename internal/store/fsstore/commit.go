@@ -42,6 +42,35 @@ import (
 // coming, before it is let go once.
 const maxLockHold = 50 * time.Millisecond
 
+// createTemp creates a temporary file for a write of key, in the folder
+// of the key's metadata: temporary files are spread over the folders the
+// keys are spread over, as a copy program writes each beside its target,
+// rather than all made and removed in one folder, which the filesystem
+// serialises. Their names (".put-N.tmp", ".meta-N.tmp") never end in
+// ".json", so none is taken for an object's metadata.
+func (s *Store) createTemp(key, kind string) (*os.File, error) {
+	dir := filepath.Dir(s.metaPath(key))
+	if _, known := s.tempDirs.Load(dir); !known {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, err
+		}
+		if s.tempDirCount.Add(1) > maxKnownDirs {
+			s.tempDirs.Clear()
+			s.tempDirCount.Store(0)
+		}
+		s.tempDirs.Store(dir, true)
+	}
+	f, err := os.CreateTemp(dir, "."+kind+"-*.tmp")
+	if errors.Is(err, fs.ErrNotExist) {
+		// The folder was removed behind the store's back.
+		s.tempDirs.Delete(dir)
+		if err = os.MkdirAll(dir, 0o750); err == nil {
+			f, err = os.CreateTemp(dir, "."+kind+"-*.tmp")
+		}
+	}
+	return f, err
+}
+
 // writer is the state of the creates in flight.
 type writer struct {
 	mu       sync.Mutex
@@ -62,7 +91,7 @@ func (s *Store) create(key string, tmp *os.File, m meta) error {
 		tmp.Close()
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	mf, err := os.CreateTemp(filepath.Join(s.root, internalDir, "tmp"), "meta-*")
+	mf, err := s.createTemp(key, "meta")
 	if err != nil {
 		tmp.Close()
 		return fmt.Errorf("put %s: metadata: %w", key, err)

@@ -5,7 +5,7 @@
 //
 //	<root>/<key>                          the object's bytes
 //	<root>/.logkeeper/meta/<key>.json     its metadata (size, SHA-256, checksum, SSE, retention, user metadata)
-//	<root>/.logkeeper/tmp/                temporary files being written
+//	<root>/.logkeeper/meta/<folder>/.*.tmp  temporary files being written (beside the metadata)
 //	<root>/.logkeeper/lock                serialises creates across processes (flock)
 //
 // The store is write-once, like a WORM bucket: an object is written to a
@@ -41,6 +41,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,6 +56,9 @@ type Store struct {
 	mu   sync.Mutex // serialises creates within this process; flock across processes
 	// writer holds the creates in flight (commit.go).
 	writer writer
+	// tempDirs are the metadata folders known to exist (commit.go).
+	tempDirs     sync.Map
+	tempDirCount atomic.Int64
 }
 
 var (
@@ -139,7 +143,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 	if err := opts.CheckConditions(); err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Join(s.root, internalDir, "tmp"), "put-*")
+	tmp, err := s.createTemp(key, "put")
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}

@@ -72,9 +72,8 @@ func TestMetadataKeptBeside(t *testing.T) {
 	if err != nil || h.SSE == nil || h.SSE.Context["logkeeper:stream"] != "s" {
 		t.Fatalf("head SSE = %+v, %v", h.SSE, err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(root, ".logkeeper", "tmp"))
-	if len(entries) != 0 {
-		t.Fatalf("temporary files left behind: %d", len(entries))
+	if left := tempFiles(t, root); len(left) != 0 {
+		t.Fatalf("temporary files left behind: %q", left)
 	}
 }
 
@@ -172,8 +171,28 @@ func TestCreatesRaceAcrossStores(t *testing.T) {
 			t.Errorf("%s: bytes %q do not match the metadata's SHA-256", key, b)
 		}
 	}
-	entries, _ := os.ReadDir(filepath.Join(root, ".logkeeper", "tmp"))
-	if len(entries) != 0 {
-		t.Fatalf("temporary files left behind: %d", len(entries))
+	if left := tempFiles(t, root); len(left) != 0 {
+		t.Fatalf("temporary files left behind: %q", left)
 	}
+}
+
+// tempFiles lists the temporary files under the store's own folder.
+func tempFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var left []string
+	own := filepath.Join(root, ".logkeeper")
+	err := filepath.WalkDir(own, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(own, p)
+		if strings.HasSuffix(rel, ".tmp") || strings.HasPrefix(rel, "tmp"+string(filepath.Separator)) {
+			left = append(left, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return left
 }
