@@ -76,7 +76,7 @@ const (
 
 // record is one entry with its key; fail is the failure when flagFailed.
 type record struct {
-	key      [32]byte
+	key   [32]byte
 	size  int64
 	sec   int64 // modification time, Unix seconds
 	nsec  int32 // and nanoseconds
