@@ -176,6 +176,9 @@ func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 		if prev != nil && (m.Previous.Key != prev.Key || m.Previous.SHA256 != prev.SHA256) {
 			return nil, fmt.Errorf("%w: %s: link to previous manifest does not match %s", ErrChainBroken, key, prev.Key)
 		}
+		if err := checkPartOrder(prev, m); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
+		}
 		c.record(m)
 		prev = e
 	}
