@@ -116,7 +116,7 @@ func readAll(ctx context.Context, st store.Store, key string) ([]byte, error) {
 	defer rc.Close()
 	// Nothing the chain reads is larger than a manifest may be: one byte
 	// more is enough for Parse to refuse it.
-	b, err := io.ReadAll(io.LimitReader(rc, manifest.MaxBytes+1))
+	b, err := io.ReadAll(io.LimitReader(rc, manifest.MaxReadBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}

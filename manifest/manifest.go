@@ -199,7 +199,7 @@ func Marshal(m *Manifest) ([]byte, error) {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
 	if buf.Len() > MaxBytes {
-		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, buf.Len())
+		return nil, fmt.Errorf("%w: %d bytes, at most %d are written", ErrTooLarge, buf.Len(), MaxBytes)
 	}
 	return buf.Bytes(), nil
 }
@@ -208,7 +208,7 @@ func Marshal(m *Manifest) ([]byte, error) {
 // schema other than v1 and any field that fails Validate are errors. It
 // does not check the Merkle root or totals against the objects (Check does).
 func Parse(data []byte) (*Manifest, error) {
-	if len(data) > MaxBytes {
+	if len(data) > MaxReadBytes {
 		return nil, fmt.Errorf("decode manifest: %w: %d bytes", ErrTooLarge, len(data))
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

@@ -6,12 +6,18 @@ import (
 )
 
 // MaxBytes bounds a manifest's encoding: Marshal refuses to write a larger
-// one and Parse to read it. A run whose objects do not fit in one
-// manifest is sealed as several parts.
+// one. A run whose objects do not fit in one manifest is sealed as several
+// parts.
 const MaxBytes = 16 << 20
 
-// ErrTooLarge means a manifest would exceed, or exceeds, MaxBytes.
-var ErrTooLarge = errors.New("manifest larger than 16 MiB")
+// MaxReadBytes bounds what Parse reads: manifests written before parts
+// existed held a whole run, however large (62 MB for 120,000 files), and
+// still verify.
+const MaxReadBytes = 64 << 20
+
+// ErrTooLarge means a manifest would exceed MaxBytes (Marshal), or
+// exceeds MaxReadBytes (Parse).
+var ErrTooLarge = errors.New("manifest too large")
 
 // Part says which part of a run a manifest is, for a run sealed as several
 // manifests. Every part is a whole manifest of its own: it has the next

@@ -116,7 +116,8 @@ func TestCheckPartOrder(t *testing.T) {
 	}
 }
 
-// No manifest over MaxBytes is written or read, whatever makes it large.
+// No manifest over MaxBytes is written, whatever makes it large, and
+// none over MaxReadBytes is read.
 func TestMaxBytes(t *testing.T) {
 	m := fixture()
 	o := m.Objects[0]
@@ -128,8 +129,19 @@ func TestMaxBytes(t *testing.T) {
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("Marshal of a huge manifest: want ErrTooLarge, got %v", err)
 	}
-	big := append([]byte(`{"schema":"`), bytes.Repeat([]byte(" "), MaxBytes)...)
+	big := append([]byte(`{"schema":"`), bytes.Repeat([]byte(" "), MaxReadBytes)...)
 	if _, err := Parse(big); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("Parse of %d bytes: want ErrTooLarge, got %v", len(big), err)
+	}
+	// A manifest written before parts existed may be over MaxBytes: it
+	// still parses.
+	m.Objects = m.Objects[:2]
+	raw, err := Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := append(bytes.TrimRight(raw, "\n"), bytes.Repeat([]byte(" "), MaxBytes)...)
+	if _, err := Parse(padded); err != nil {
+		t.Fatalf("Parse of an old manifest of %d bytes: %v", len(padded), err)
 	}
 }
