@@ -40,7 +40,7 @@ import (
 
 // maxLockHold is how long creates keep the store lock while more keep
 // coming, before it is let go once.
-const maxLockHold = 50 * time.Millisecond
+const maxLockHold = 250 * time.Millisecond
 
 // createTemp creates a temporary file for a write of key, in the folder
 // of the key's metadata: temporary files are spread over the folders the
