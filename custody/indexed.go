@@ -35,7 +35,9 @@ func IndexFile(stateDir string, st store.Store, stream string) string {
 // after it are then read and folded in. An index that is missing, damaged,
 // of another chain or ahead of the store is rebuilt from all the
 // manifests (and logged). The chain's links, part order and head signature
-// are checked as Load checks them; the chain returned must be closed.
+// are checked as Load checks them; the chain returned must be closed. Its
+// Head.Manifest is the head's without its lists (objects, failures,
+// skipped), which the index holds: a head of 16 MiB is not kept.
 func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey, stateDir string, log *slog.Logger) (*Chain, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -66,7 +68,7 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 			base.Close()
 			return nil, err
 		}
-		return &Chain{Stream: stream, Head: prev, index: base}, nil
+		return &Chain{Stream: stream, Head: withoutLists(prev), index: base}, nil
 	}
 	b := archindex.NewBuilder(stream, filepath.Dir(path), base)
 	defer b.Close()
@@ -97,6 +99,7 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 		if err := checkHead(ctx, st, prev, pub); err != nil {
 			return nil, err
 		}
+		c.Head = withoutLists(prev)
 	}
 	head := archindex.Head{}
 	if prev != nil {
@@ -233,4 +236,13 @@ func (c *Chain) Close() error {
 		return nil
 	}
 	return c.index.Close()
+}
+
+// withoutLists returns the entry with its manifest's lists dropped.
+func withoutLists(e *Entry) *Entry {
+	m := *e.Manifest
+	m.Objects, m.Failures, m.Skipped = nil, nil, nil
+	out := *e
+	out.Manifest = &m
+	return &out
 }
