@@ -18,6 +18,8 @@
 #
 #   scripts/bench-scale.sh [N...]        default 10000 50000 120000
 #   BENCH_SIZE=512 BENCH_OUT=scale.jsonl BENCH_DIR=/var/tmp
+#   BENCH_PEER=0 skips the peer (a million files: its ratio is measured
+#   at smaller N), BENCH_KEEP=1 leaves the files for a look afterwards.
 set -euo pipefail
 export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 counts=("$@")
@@ -28,7 +30,7 @@ out=${BENCH_OUT:-$PWD/bench-scale.jsonl}
 say() { printf 'bench-scale: %s\n' "$*" >&2; }
 
 work=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/lk-scale.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+[[ ${BENCH_KEEP:-0} == 1 ]] || trap 'rm -rf "$work"' EXIT
 [[ -x $root/bin/logkeeper ]] || (cd "$root" && make build >&2)
 go build -o "$work/lkbench" "$root/tools/lkbench"
 lk=$root/bin/logkeeper
@@ -79,21 +81,23 @@ for n in "${counts[@]}"; do
 	src=$work/src$n
 	"$bench" mkfiles -dir "$src" -n "$n" -size "$size"
 	bytes=$((n * size))
-	measure -objects "$n" -bytes $bytes -label "peer-$n" -- "$bench" copypeer -src "$src" -dst "$work/peer$n" -workers 16
-	rm -rf "$work/peer$n"
+	if [[ ${BENCH_PEER:-1} != 0 ]]; then
+		measure -objects "$n" -bytes $bytes -label "peer-$n" -- "$bench" copypeer -src "$src" -dst "$work/peer$n" -workers 16
+		rm -rf "$work/peer$n"
+	fi
 	config "$work/fs$n.yaml" "file://$work/store$n" "$src"
 	measure -objects "$n" -bytes $bytes -label "export-$n" -- "$lk" export -c "$work/fs$n.yaml" --stream bench --log-level warn
 	largest "$work/store$n/bench/manifests" "manifest-$n" "$n"
 	measure -objects "$n" -bytes $bytes -label "verify-$n" -- "$lk" verify -c "$work/fs$n.yaml" --stream bench
 	"$bench" addfile -dir "$src" -name "new-$n.log" -size "$size"
 	measure -objects 1 -label "incr-$n" -- "$lk" export -c "$work/fs$n.yaml" --stream bench --log-level warn
-	rm -rf "$work/store$n"
+	[[ ${BENCH_KEEP:-0} == 1 ]] || rm -rf "$work/store$n"
 	if [[ ${BENCH_S3:-0} == 1 ]]; then
 		config "$work/s3$n.yaml" "s3://$bucket/lk$n" "$src"
 		measure -objects "$n" -bytes $bytes -label "s3export-$n" -- "$lk" export -c "$work/s3$n.yaml" --stream bench --log-level warn
 		measure -objects "$n" -bytes $bytes -label "s3sdk-$n" -- "$bench" sdkput -bucket "$bucket" -prefix "sdk$n" -dir "$src" -workers 16
 	fi
-	rm -rf "$src"
+	[[ ${BENCH_KEEP:-0} == 1 ]] || rm -rf "$src"
 done
 
 python3 - "$out" <<'PY'
@@ -104,13 +108,15 @@ for l in open(sys.argv[1]):
     if r.get("exit", 0) != 0:
         sys.exit(f"bench-scale: {r['label']} failed (exit {r['exit']}): see the log")
     rows[r["label"]] = r
-ns = sorted({int(k.split("-")[1]) for k in rows})
+ns = sorted({int(k.split("-")[1]) for k in rows if "-" in k})
 print(f"\n{'files':>9} {'peer f/s':>9} {'export f/s':>10} {'ratio':>6} {'RSS MiB':>8} {'manifest MiB':>12} {'verify s':>9} {'vRSS':>5} {'incr s':>7} {'iRSS':>5}")
 worst = {"ratio": 9e9, "rss": 0, "manifest": 0}
 for n in ns:
     p, e, m, v, i = (rows.get(f"{k}-{n}") for k in ("peer", "export", "manifest", "verify", "incr"))
-    ratio = e["objects_per_s"] / p["objects_per_s"]
-    worst["ratio"] = min(worst["ratio"], ratio)
+    ratio = e["objects_per_s"] / p["objects_per_s"] if p else float("nan")
+    if p:
+        worst["ratio"] = min(worst["ratio"], ratio)
+    p = p or {"objects_per_s": float("nan")}
     worst["rss"] = max(worst["rss"], e["max_rss_mib"], v["max_rss_mib"], i["max_rss_mib"])
     worst["manifest"] = max(worst["manifest"], m["bytes"])
     print(f"{n:9d} {p['objects_per_s']:9.0f} {e['objects_per_s']:10.0f} {ratio:6.2f} {e['max_rss_mib']:8d} {m['bytes']/2**20:12.1f} {v['seconds']:9.1f} {v['max_rss_mib']:5d} {i['seconds']:7.1f} {i['max_rss_mib']:5d}")
