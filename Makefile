@@ -21,7 +21,7 @@ demo: build
 
 # Every test, with the race detector, against servers started for the run.
 test:
-	./scripts/testenv.sh run -- $(GO) test -race -count=1 ./...
+	./scripts/testenv.sh run -- $(GO) test -race -count=1 -timeout 30m ./...
 
 # Unit tests only: integration tests skip without servers (outside CI).
 test-unit:
@@ -68,6 +68,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./internal/signing
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePrivateKeyPEM$$' -fuzztime=$(FUZZTIME) ./internal/signing
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeSSEContext$$' -fuzztime=$(FUZZTIME) ./internal/store/s3store
+	$(GO) test -run='^$$' -fuzz='^FuzzEscape$$' -fuzztime=$(FUZZTIME) ./internal/cli
 
 # govulncheck (pinned, installed into the tools cache) over every package.
 vuln:

@@ -77,6 +77,35 @@ type VerifyOptions struct {
 	// off, or that it was not rewritten and re-signed by whoever holds the
 	// key; a checkpoint kept outside the store can.
 	Checkpoint *Checkpoint
+	// Observer, when set, follows the verification (a progress display).
+	Observer Observer
+}
+
+// Observer follows a verification: Total is called as each manifest is
+// read, with its objects and their bytes; Done as object bytes are read
+// and once per object checked (its unread bytes counted then). Both are
+// called from the checking goroutines at once: an Observer must be safe
+// for concurrent use and return quickly; it must not block.
+type Observer interface {
+	Total(objects int, bytes int64)
+	Done(objects int, bytes int64)
+}
+
+type noObserver struct{}
+
+func (noObserver) Total(int, int64) {}
+func (noObserver) Done(int, int64)  {}
+
+// observedReader reports the bytes read through it.
+type observedReader struct {
+	r   io.Reader
+	obs Observer
+}
+
+func (o observedReader) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	o.obs.Done(0, int64(n))
+	return n, err
 }
 
 // Checkpoint is an external anchor: manifest Sequence had SHA256.
@@ -190,6 +219,9 @@ func (v *verifier) problem(p Problem) {
 func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptions) (*Report, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
+	}
+	if opts.Observer == nil {
+		opts.Observer = noObserver{}
 	}
 	v := &verifier{st: st, opts: opts, rep: &Report{Stream: stream, Problems: []Problem{}}, bad: map[uint64]bool{}, badO: map[string]bool{}}
 	if ca, ok := st.(ChecksumAuthority); ok && ca.ServerChecksums() {
@@ -348,12 +380,18 @@ func (v *verifier) checkManifest(stream string, n uint64, prev *Entry, f fetched
 // checkObjects queues the checks of a manifest's objects; Verify waits
 // for all of them at the end.
 func (v *verifier) checkObjects(seq uint64, objects []manifest.Object) {
+	var total int64
+	for _, o := range objects {
+		total += o.Size
+	}
+	v.opts.Observer.Total(len(objects), total)
 	for _, o := range objects {
 		v.objs.Go(func() error {
 			probs, n, err := v.checkObject(v.objsCtx, o)
 			if err != nil {
 				return fmt.Errorf("verify %s: %w", o.Key, err)
 			}
+			v.opts.Observer.Done(1, max(o.Size-n, 0))
 			v.mu.Lock()
 			v.rep.ObjectsChecked++
 			v.rep.Bytes += n
@@ -491,7 +529,7 @@ func (v *verifier) hash(ctx context.Context, o manifest.Object, rc io.Reader) (s
 		rc = body
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, rc)
+	n, err := io.Copy(h, observedReader{rc, v.opts.Observer})
 	if err != nil {
 		return "", n, err
 	}

@@ -49,6 +49,30 @@ type Job struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Observer, when set, follows the run's progress (a progress display).
+	Observer Observer
+}
+
+// Observer follows a run: Total is called once, after listing, with the
+// files and bytes to upload; Done as bytes are read from the source and
+// once per file finished (archived or failed). Done is called from the
+// upload workers at once: an Observer must be safe for concurrent use and
+// return quickly; it must not block or fail the run.
+type Observer interface {
+	Total(files int, bytes int64)
+	Done(files int, bytes int64)
+}
+
+type noObserver struct{}
+
+func (noObserver) Total(int, int64) {}
+func (noObserver) Done(int, int64)  {}
+
+func (j *Job) observer() Observer {
+	if j.Observer == nil {
+		return noObserver{}
+	}
+	return j.Observer
 }
 
 // DefaultStaleUploadAge is the age past which a run aborts the unfinished
@@ -90,10 +114,12 @@ func (e *sourceError) Unwrap() error { return e.err }
 type trackingReader struct {
 	r   io.Reader
 	err error
+	obs Observer
 }
 
 func (t *trackingReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
+	t.obs.Done(0, int64(n))
 	if err != nil && err != io.EOF && t.err == nil {
 		t.err = err
 	}
@@ -173,6 +199,10 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 
 	j.abortStaleUploads(ctx, log)
 
+	late, err := j.recheck(ctx, chain)
+	if err != nil {
+		return nil, err
+	}
 	files, err := j.Source.List(ctx, window)
 	if err != nil {
 		return nil, fmt.Errorf("list source of %s: %w", j.Stream, err)
@@ -181,7 +211,9 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 	if err != nil {
 		return nil, err
 	}
+	files = appendNew(files, late)
 	var todo []File
+	var todoBytes int64
 	var skipped []manifest.Skip
 	var listFailures []manifest.Failure
 	for _, f := range files {
@@ -194,10 +226,15 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 			log.Warn("item not archived", "path", f.Path, "err", f.Err.Error())
 		case chain.NeedsArchiving(provenance(f)):
 			todo = append(todo, f)
+			todoBytes += f.Size
 		}
 	}
 	log.Info("export started", "files_listed", len(files), "files_new", len(todo), "not_collected", len(skipped), "failed_at_listing", len(listFailures))
+	if p, ok := j.Source.(Preparer); ok && len(todo) > 0 {
+		p.Prepare(ctx, todo)
+	}
 
+	j.observer().Total(len(todo), todoBytes)
 	objects := make([]*manifest.Object, len(todo))
 	failures := make([]*manifest.Failure, len(todo))
 	var mu sync.Mutex
@@ -207,6 +244,7 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 	for i, f := range todo {
 		g.Go(func() error {
 			o, err := j.copyFile(gctx, runID, f)
+			j.observer().Done(1, 0)
 			var se *sourceError
 			switch {
 			case err == nil:
@@ -321,17 +359,7 @@ func (j *Job) retryFailed(ctx context.Context, chain *custody.Chain, files []Fil
 	if err != nil {
 		return nil, fmt.Errorf("retry earlier failures of %s: %w", j.Stream, err)
 	}
-	listed := make(map[string]bool, len(files))
-	for _, f := range files {
-		listed[f.ID] = true
-	}
-	for _, f := range again {
-		if !listed[f.ID] {
-			files = append(files, f)
-			listed[f.ID] = true
-		}
-	}
-	return files, nil
+	return appendNew(files, again), nil
 }
 
 func provenance(f File) manifest.Provenance {
@@ -366,7 +394,7 @@ func (j *Job) copyFile(ctx context.Context, runID string, f File) (*manifest.Obj
 		return nil, &sourceError{fmt.Errorf("open: %w", err)}
 	}
 	defer rc.Close()
-	tr := &trackingReader{r: rc}
+	tr := &trackingReader{r: rc, obs: j.observer()}
 	opts := j.putOptions(runID, key)
 	opts.Size = f.Size
 	opts.Metadata = map[string]string{"logkeeper-stream": j.Stream, "logkeeper-run-id": runID}

@@ -56,3 +56,34 @@ type Retrier interface {
 	// before anything is stored, as a List error does.
 	Retry(ctx context.Context, failed []manifest.Failure) ([]File, error)
 }
+
+// Preparer is implemented by sources that can get ready for the files a
+// run will archive before they are opened (a Genesys edge uploads the
+// files it is asked for in one batch). Run calls Prepare once, with the
+// files it will open, before the first Open. Prepare reports its own
+// problems (logs them); Open still works for a file Prepare could not
+// prepare.
+type Preparer interface {
+	Prepare(ctx context.Context, files []File)
+}
+
+// Rechecker is implemented by sources whose items can still appear in a
+// window after it was archived (audit records indexed late). Before List,
+// Run hands it the last RecheckWindows manifests of the chain (oldest
+// first; their bytes checked against the chain's hash links) and a reader
+// of their objects, and archives the files Recheck returns with the new
+// window. Recheck is not called before a stream's first run. The source finds what the archive already holds from those
+// objects, so memory stays bounded by the windows rechecked.
+type Rechecker interface {
+	// RecheckWindows is how many of the latest manifests Recheck needs
+	// (0: none, and Recheck is not called).
+	RecheckWindows() int
+	// Recheck returns the files to archive for items that appeared in
+	// those manifests' windows after they were archived. An error fails
+	// the run before anything is stored, as a List error does.
+	Recheck(ctx context.Context, recent []*manifest.Manifest, read ReadArchived) ([]File, error)
+}
+
+// ReadArchived reads an object a manifest lists. The reader fails at the
+// end when the bytes do not match the manifest's size and SHA-256.
+type ReadArchived func(ctx context.Context, o manifest.Object) (io.ReadCloser, error)

@@ -61,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	auditRecords := fs.Int("audit-records", 2000, "audit records, spread over the last -audit-span")
 	auditSpan := fs.Duration("audit-span", 48*time.Hour, "time span of the audit records, ending now")
 	auditDelay := fs.Duration("audit-delay", time.Second, "time an audit query takes")
+	offline := fs.Int("offline-edges", 0, "edges the listing reports OFFLINE (their log jobs never list files)")
+	unknownEnums := fs.Bool("unknown-enums", false, "answer enum values the published models do not list (upload status, audit state)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -86,6 +88,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *bigMiB > 0 && len(es) > 1 && len(es[1].Files) > 0 {
 		es[1].Files[0].Size = *bigMiB << 20
 	}
+	for i := range min(*offline, len(es)) {
+		es[len(es)-1-i].Offline = true
+	}
 	var step time.Duration
 	if *auditRecords > 0 {
 		step = *auditSpan / time.Duration(*auditRecords)
@@ -97,6 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		FailRate: *failRate, ResetRate: *resetRate, TruncateRate: *truncateRate,
 		JobDelay: *jobDelay, UploadDelay: *uploadDelay, URLTTL: *urlTTL,
 		AuditRecords: sim.GenerateAuditRecords(*seed, *auditRecords, now.Add(-*auditSpan), step), AuditDelay: *auditDelay,
+		UnknownEnums: *unknownEnums,
 	})
 
 	ln, err := net.Listen("tcp", *addr)

@@ -1,42 +1,82 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"io"
+	"context"
+	"flag"
 
+	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/internal/config"
-	"github.com/logkeeper/logkeeper/service/daemon"
 	"github.com/logkeeper/logkeeper/internal/signing"
+	"github.com/logkeeper/logkeeper/service/daemon"
 )
 
-// cmdConfig runs `config check`: every problem of the configuration, one
-// per line with its key path; exit 0 when there is none, 2 otherwise.
-func cmdConfig(args []string, stdout, stderr io.Writer) (int, error) {
-	if len(args) == 0 || args[0] != "check" {
-		return exitUsage, usageError{errors.New("config: want check")}
-	}
-	cfgPath, err := configFlag("config check", args[1:], stderr)
-	if err != nil {
-		return exitUsage, err
-	}
-	cfg, err := config.Load(*cfgPath)
-	if err == nil {
-		err = cfg.CheckLocal()
-		if err == nil && cfg.Signing.KeyScheme == config.KeySchemeFile {
-			if _, kerr := signing.LoadKeyFile(cfg.Signing.KeyPath); kerr != nil {
-				err = &config.FieldError{Path: "signing.key", Msg: kerr.Error()}
+// configCheckCommand lists every problem of the configuration, one per
+// line with its key path (exit 2), or each stream with its schedule and
+// effective window (exit 0).
+func configCheckCommand() *cli.Command {
+	var cf configFlags
+	return &cli.Command{
+		Name:     "config check",
+		Summary:  "Check a configuration file without touching the store: every problem with its key path, or each stream's effective window.",
+		Example:  "logkeeper config check -c /etc/logkeeper/logkeeper.yaml",
+		Required: []string{"c"},
+		Flags:    func(fs *flag.FlagSet) { cf.define(fs, false) },
+		Run: func(ctx context.Context, env *cli.Env) error {
+			cfg, err := config.Load(cf.path)
+			if err == nil {
+				err = cfg.CheckLocal()
+				if err == nil && cfg.Signing.KeyScheme == config.KeySchemeFile {
+					if _, kerr := signing.LoadKeyFile(cfg.Signing.KeyPath); kerr != nil {
+						err = &config.FieldError{Path: "signing.key", Msg: kerr.Error()}
+					}
+				}
 			}
+			problems := daemon.Problems(err)
+			if env.JSON {
+				return printConfigJSON(env, cfg, problems)
+			}
+			for _, p := range problems {
+				env.Printf("%s\n", p)
+			}
+			if len(problems) > 0 {
+				env.Printf("%s: %s\n", cf.path, cli.Count(len(problems), "problem", ""))
+				return cli.Reported(cli.ExitUsage)
+			}
+			for _, s := range cfg.Streams {
+				schedule := "no schedule (export only)"
+				if s.Schedule != "" {
+					schedule = "schedule " + s.Schedule
+				}
+				env.Printf("stream %s: %s, window %s\n", s.Name, schedule, cli.Duration(s.Window))
+			}
+			env.Printf("%s: valid (%s)\n", cf.path, cli.Count(len(cfg.Streams), "stream", ""))
+			return nil
+		},
+	}
+}
+
+func printConfigJSON(env *cli.Env, cfg *config.Config, problems []string) error {
+	type stream struct {
+		Name     string `json:"name"`
+		Schedule string `json:"schedule,omitempty"`
+		Window   string `json:"window"`
+		WindowS  int64  `json:"window_seconds"`
+	}
+	out := struct {
+		Valid    bool     `json:"valid"`
+		Problems []string `json:"problems"`
+		Streams  []stream `json:"streams,omitempty"`
+	}{Valid: len(problems) == 0, Problems: append([]string{}, problems...)}
+	if out.Valid {
+		for _, s := range cfg.Streams {
+			out.Streams = append(out.Streams, stream{s.Name, s.Schedule, cli.Duration(s.Window), int64(s.Window.Seconds())})
 		}
 	}
-	problems := daemon.Problems(err)
-	for _, p := range problems {
-		fmt.Fprintln(stdout, p)
+	if err := env.PrintJSON(out); err != nil {
+		return err
 	}
-	if len(problems) > 0 {
-		fmt.Fprintf(stdout, "%s: %s\n", *cfgPath, plural(len(problems), "problem"))
-		return exitUsage, nil
+	if !out.Valid {
+		return cli.Reported(cli.ExitUsage)
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d streams)\n", *cfgPath, len(cfg.Streams))
-	return exitOK, nil
+	return nil
 }

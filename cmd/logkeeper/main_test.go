@@ -11,21 +11,21 @@ import (
 	"testing"
 )
 
-type cli struct {
+type harness struct {
 	t   *testing.T
 	dir string
 }
 
-func (c cli) run(args ...string) (int, string, string) {
+func (c harness) run(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
 // setup writes a key, a source folder and a config for a file store.
-func setup(t *testing.T) (cli, string) {
+func setup(t *testing.T) (harness, string) {
 	dir := t.TempDir()
-	c := cli{t, dir}
+	c := harness{t, dir}
 	if code, _, errs := c.run("keys", "generate", "--out", filepath.Join(dir, "key.pem")); code != 0 {
 		t.Fatalf("keys generate: %d %s", code, errs)
 	}
@@ -104,7 +104,7 @@ func TestExportVerifyExitCodes(t *testing.T) {
 	b, _ := os.ReadFile(m)
 	os.WriteFile(m, bytes.Replace(b, []byte(`"type": "dir"`), []byte(`"type": "dix"`), 1), 0o644)
 	code, out, _ = c.run("verify", "-c", cfg, "--stream", "edge")
-	if code != 1 || !strings.Contains(out, "signature_invalid") || !strings.Contains(out, "0/1 manifests valid") {
+	if code != 1 || !strings.Contains(out, "signature_invalid") || !strings.Contains(out, "0 of 1 manifest valid, 2 of 2 objects valid") {
 		t.Fatalf("verify after a manifest edit: %d %s", code, out)
 	}
 }
@@ -159,7 +159,7 @@ streams:
 		t.Fatalf("verify against an unreachable store: exit %d, want 3: %s", code, errs)
 	}
 	code, _, errs = c.run("export", "-c", cfg, "--stream", "edge")
-	if code != 1 || !strings.Contains(errs, "127.0.0.1:1") {
+	if code != 3 || !strings.Contains(errs, "127.0.0.1:1") {
 		t.Fatalf("export against an unreachable store: exit %d: %s", code, errs)
 	}
 	if strings.Contains(errs, "not-a-real-secret-value") {

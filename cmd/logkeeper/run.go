@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,59 +14,75 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
-	"github.com/logkeeper/logkeeper/service/app"
+	"github.com/logkeeper/logkeeper/export"
+	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/internal/config"
-	"github.com/logkeeper/logkeeper/service/daemon"
 	"github.com/logkeeper/logkeeper/internal/metrics"
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/policies"
+	"github.com/logkeeper/logkeeper/service/app"
+	"github.com/logkeeper/logkeeper/service/daemon"
 )
 
-// cmdRun wires the daemon: logger, metrics, configuration loader, signals
-// and the HTTP listener. The scheduling is in package daemon.
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("c", "", "configuration `file` (YAML)")
-	listen := fs.String("listen", "", "serve /healthz, /readyz and /metrics on this `address` (loopback only unless --listen-remote); off when empty")
-	listenRemote := fs.Bool("listen-remote", false, "allow a --listen address that is not on loopback (e.g. 0.0.0.0:9090 in a container)")
-	once := fs.Bool("once", false, "run one tick of every stream (catching up at most daemon.max_backfill_windows windows each) and exit")
-	verifyEvery := fs.Duration("verify-every", 0, "verify every stream's chain this often and report problems in the metrics (0: never)")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	if err := parseFlags(fs, args); err != nil {
-		return exitUsage, err
+// runCommand wires the daemon: logger, metrics, configuration loader,
+// signals and the HTTP listener. The scheduling is in package daemon.
+func runCommand() *cli.Command {
+	var (
+		cf           configFlags
+		listen       string
+		listenRemote bool
+		once         bool
+		verifyEvery  time.Duration
+	)
+	return &cli.Command{
+		Name:     "run",
+		Summary:  "Archive every stream that has a schedule, window after window, until stopped (or one tick with --once).",
+		Example:  "logkeeper run -c /etc/logkeeper/logkeeper.yaml --listen 127.0.0.1:9090 --verify-every 24h\nlogkeeper run -c /etc/logkeeper/logkeeper.yaml --once",
+		Required: []string{"c"},
+		Flags: func(fs *flag.FlagSet) {
+			cf.define(fs, false)
+			fs.StringVar(&listen, "listen", "", "serve /healthz, /readyz and /metrics on this `address` (loopback only unless --listen-remote); off when empty")
+			fs.BoolVar(&listenRemote, "listen-remote", false, "allow a --listen address that is not on loopback (e.g. 0.0.0.0:9090 in a container)")
+			fs.BoolVar(&once, "once", false, "run one tick of every stream (catching up at most daemon.max_backfill_windows windows each) and exit")
+			fs.DurationVar(&verifyEvery, "verify-every", 0, "verify every stream's chain this often (a `duration`) and report problems in the metrics (0: never)")
+		},
+		Run: func(ctx context.Context, env *cli.Env) error {
+			if listen != "" {
+				if err := daemon.CheckListen(listen, listenRemote); err != nil {
+					return cli.Usage(err)
+				}
+			}
+			return runDaemon(ctx, env, cf.path, listen, once, verifyEvery)
+		},
 	}
-	if *cfgPath == "" {
-		return exitUsage, usageError{errors.New("-c FILE is required")}
-	}
-	if *listen != "" {
-		if err := daemon.CheckListen(*listen, *listenRemote); err != nil {
-			return exitUsage, usageError{err}
-		}
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return exitUsage, usageError{fmt.Errorf("--log-level: %w", err)}
-	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	m := metrics.New()
+}
 
+func runDaemon(ctx context.Context, env *cli.Env, cfgPath, listen string, once bool, verifyEvery time.Duration) error {
+	log := env.Log
+	m := metrics.New()
 	load := func(ctx context.Context) (*daemon.Setup, error) {
-		cfg, err := config.Load(*cfgPath)
+		cfg, err := config.Load(cfgPath)
 		if err != nil {
 			return nil, err
 		}
 		return buildSetup(ctx, cfg, log, m)
 	}
-	d, err := daemon.New(ctx, daemon.Options{Load: load, Logger: log, Metrics: m, VerifyEvery: *verifyEvery})
+	opts := daemon.Options{Load: load, Logger: log, Metrics: m, VerifyEvery: verifyEvery}
+	if once && !env.JSON {
+		opts.NothingDue = func(stream string, end time.Time) {
+			env.Printf("stream %s: nothing due; the next window closes at %s (in %s)\n",
+				stream, end.UTC().Format(time.RFC3339), cli.Duration(time.Until(end).Round(time.Second)))
+		}
+	}
+	d, err := daemon.New(ctx, opts)
 	if err != nil {
-		return exitUsage, usageError{err}
+		return cli.Usage(err)
 	}
 
-	if *listen != "" {
-		ln, err := net.Listen("tcp", *listen)
+	if listen != "" {
+		ln, err := net.Listen("tcp", listen)
 		if err != nil {
-			return exitUsage, usageError{fmt.Errorf("--listen: %w", err)}
+			return cli.Usage(fmt.Errorf("--listen: %w", err))
 		}
 		srv := &http.Server{Handler: d.Handler(m), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
@@ -83,11 +98,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 		}()
 	}
 
-	if *once {
-		if err := d.RunOnce(ctx); err != nil {
-			return exitProblems, err
-		}
-		return exitOK, nil
+	if once {
+		return onceError(d.RunOnce(ctx))
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -102,10 +114,26 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (int, 
 			}
 		}
 	}()
-	if err := d.Run(ctx, reload); err != nil {
-		return exitProblems, err
+	return cli.Problems(d.Run(ctx, reload))
+}
+
+// onceError sets the exit code of run --once: 1 when every stream that
+// failed wrote its manifest and only some files failed (a partial run), 3
+// when a stream's run could not complete (no manifest written).
+func onceError(err error) error {
+	if err == nil {
+		return nil
 	}
-	return exitOK, nil
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		if !errors.Is(e, export.ErrFilesFailed) {
+			return cli.Incomplete(err)
+		}
+	}
+	return cli.Problems(err)
 }
 
 // buildSetup opens the store and signer of cfg and builds a job per stream.

@@ -398,7 +398,15 @@ func TestConfigCheck(t *testing.T) {
 		want []string
 	}{
 		{"valid", "store: {url: file://" + dir + "/archive}\nsigning: {key: file://" + key + "}\nstreams:\n  - {name: app, schedule: '@hourly', source: {type: dir, path: logs}}\n",
-			0, []string{"valid (1 streams)"}},
+			0, []string{"stream app: schedule @hourly, window 1h\n", "valid (1 stream)\n"}},
+		// A window not written follows the schedule; one written is kept.
+		{"windows follow the schedule", "store: {url: file://" + dir + "/archive}\nsigning: {key: file://" + key + "}\nstreams:\n" +
+			"  - {name: a, schedule: '@every 5m', source: {type: dir, path: logs}}\n" +
+			"  - {name: b, schedule: '0 9,17 * * *', source: {type: dir, path: logs}}\n" +
+			"  - {name: c, schedule: '*/10 * * * *', window: 1h, source: {type: dir, path: logs}}\n" +
+			"  - {name: d, source: {type: dir, path: logs}}\n",
+			0, []string{"stream a: schedule @every 5m, window 5m\n", "stream b: schedule 0 9,17 * * *, window 8h\n",
+				"stream c: schedule */10 * * * *, window 1h\n", "stream d: no schedule (export only), window 1h\n", "valid (4 streams)\n"}},
 		{"invalid cron and duration name the stream", "store: {url: file://" + dir + "/archive}\nsigning: {key: file://" + key + "}\nstreams:\n  - {name: app, schedule: '61 * * * *', window: 1x, source: {type: dir, path: logs}}\n",
 			2, []string{`streams[0].window: stream "app": must be a duration`, `streams[0].schedule: stream "app": invalid cron spec "61 * * * *"`, "2 problems"}},
 		{"missing key and folder", "store: {url: file://" + dir + "/archive}\nsigning: {key: file://" + dir + "/nokey.pem}\nstreams:\n  - {name: app, source: {type: dir, path: nologs}}\n  - {name: b, source: {type: dir, path: logs}}\n",

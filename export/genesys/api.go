@@ -3,10 +3,13 @@ package genesys
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,6 +18,14 @@ import (
 // with one decoder each. Decoders check what the sources rely on and
 // return errors wrapping ErrMalformed; they never panic on any input
 // (see FuzzDecoders).
+
+// The models follow the published Genesys Cloud SDK models (see
+// docs/genesys.md): EdgeEntityListing, Edge, EdgeLogsJobResponse,
+// EdgeLogsJob, EdgeLogsJobFile, UrlResponse, AuditQueryRequest,
+// AuditQueryExecutionStatusResponse, AuditQueryExecutionResultsResponse
+// and ErrorBody. Enumerations grow over time (every SDK maps an unknown
+// value to "OutdatedSdkVersion"), so an unknown value is never a decode
+// failure: the caller handles it conservatively and logs it.
 
 // edgeListing is a page of GET /api/v2/telephony/providers/edges.
 type edgeListing struct {
@@ -25,10 +36,45 @@ type edgeListing struct {
 	PageCount  int          `json:"pageCount"`
 }
 
+// Edge.onlineStatus and Edge.state as the SDK models list them.
+const (
+	edgeOnline   = "ONLINE"
+	edgeOffline  = "OFFLINE"
+	edgeActive   = "active"
+	edgeInactive = "inactive"
+	edgeDeleted  = "deleted"
+)
+
+// edgeEntity is the part of the Edge model the sources read.
 type edgeEntity struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	State string `json:"state"`
+	ID                 string `json:"id"`
+	Name               string `json:"name"`
+	State              string `json:"state"`
+	OnlineStatus       string `json:"onlineStatus"`
+	StatusCode         string `json:"statusCode"`
+	EdgeDeploymentType string `json:"edgeDeploymentType"`
+}
+
+// notCollected returns why an edge is not asked for its logs ("" when it
+// is): an edge the listing reports OFFLINE, or not active (inactive or
+// deleted), would never answer a log job. Unknown values are not a reason:
+// the edge is tried, bounded by the job timeout.
+func (e edgeEntity) notCollected() string {
+	switch {
+	case strings.EqualFold(e.OnlineStatus, edgeOffline):
+		return "onlineStatus OFFLINE"
+	case strings.EqualFold(e.State, edgeInactive), strings.EqualFold(e.State, edgeDeleted):
+		return "state " + strings.ToLower(e.State)
+	}
+	return ""
+}
+
+// knownEdgeEnums reports whether onlineStatus and state hold values the
+// SDK models list (or are absent).
+func (e edgeEntity) knownEnums() bool {
+	okOnline := e.OnlineStatus == "" || strings.EqualFold(e.OnlineStatus, edgeOnline) || strings.EqualFold(e.OnlineStatus, edgeOffline)
+	okState := e.State == "" || strings.EqualFold(e.State, edgeActive) || strings.EqualFold(e.State, edgeInactive) || strings.EqualFold(e.State, edgeDeleted)
+	return okOnline && okState
 }
 
 func decodeEdgeListing(data []byte) (edgeListing, error) {
@@ -38,13 +84,14 @@ func decodeEdgeListing(data []byte) (edgeListing, error) {
 	}
 	for i, e := range l.Entities {
 		if e.ID == "" {
-			return l, fmt.Errorf("%w: edge %d of the page has no id", ErrMalformed, i)
+			return l, fmt.Errorf("%w: entities[%d].id is missing", ErrMalformed, i)
 		}
 	}
 	return l, nil
 }
 
-// logJobRequest is the body of POST .../edges/{edgeId}/logs/jobs.
+// logJobRequest is the body of POST .../edges/{edgeId}/logs/jobs
+// (EdgeLogsJobRequest).
 type logJobRequest struct {
 	Path    string `json:"path,omitempty"`
 	Query   string `json:"query,omitempty"`
@@ -63,29 +110,53 @@ func decodeID(data []byte) (idResponse, error) {
 		return r, err
 	}
 	if r.ID == "" {
-		return r, fmt.Errorf("%w: no id", ErrMalformed)
+		return r, fmt.Errorf("%w: id is missing", ErrMalformed)
 	}
 	return r, nil
 }
 
-// logJob is GET .../logs/jobs/{jobId}. Files is nil while the edge has not
-// listed its files yet, and non-nil (maybe empty) once it has.
+// logJob is GET .../logs/jobs/{jobId} (EdgeLogsJob). Files is nil while
+// the edge has not listed its files yet, and non-nil (maybe empty) once it
+// has. A file the decoder cannot use is in Bad, with the reason, and not in
+// Files: one bad file never hides the others.
 type logJob struct {
-	ID    string    `json:"id"`
-	State string    `json:"state"`
-	Files []logFile `json:"files"`
+	ID    string
+	State string
+	Files []logFile
+	Bad   []badFile
 }
 
-// logFile is one file of a log job.
+// badFile is a file of a log job whose fields could not be used.
+type badFile struct {
+	// ID and Path name the file as far as the answer does (either may be
+	// empty); Index is its place in the job's files.
+	ID, Path string
+	Index    int
+	Err      error
+}
+
+// EdgeLogsJobFile.uploadStatus as the SDK models list it.
+const (
+	uploadNotUploaded = "NOT_UPLOADED"
+	uploadUploading   = "UPLOADING"
+	uploadUploaded    = "UPLOADED"
+	uploadError       = "ERROR_ON_UPLOAD"
+)
+
+// logFile is one file of a log job (EdgeLogsJobFile).
 type logFile struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	EdgePath     string `json:"edgePath"`
-	TimeCreated  string `json:"timeCreated"`
-	TimeModified string `json:"timeModified"`
-	SizeBytes    int64  `json:"sizeBytes"`
-	UploadStatus string `json:"uploadStatus"`
-	DownloadID   string `json:"downloadId"`
+	ID           string
+	Name         string
+	EdgePath     string
+	TimeModified string
+	// Size is sizeBytes, a double in the models, checked to be a whole,
+	// non-negative number of bytes.
+	Size int64
+	// SizeText is sizeBytes as the answer wrote it.
+	SizeText string
+	// UploadStatus is upper-cased (the SDKs compare it ignoring case).
+	UploadStatus string
+	DownloadID   string
 
 	modified time.Time
 }
@@ -98,40 +169,131 @@ func (f logFile) path() string {
 	return f.Name
 }
 
-// uploadFailed reports whether the edge reports the upload as failed.
-func (f logFile) uploadFailed() bool {
-	s := strings.ToLower(f.UploadStatus)
-	return strings.Contains(s, "fail") || strings.Contains(s, "error")
+// knownStatus reports whether the upload status is one the models list.
+func (f logFile) knownStatus() bool {
+	switch f.UploadStatus {
+	case "", uploadNotUploaded, uploadUploading, uploadUploaded, uploadError:
+		return true
+	}
+	return false
 }
 
+// logJobWire is the job as sent; files are decoded one by one.
+type logJobWire struct {
+	ID    string            `json:"id"`
+	State string            `json:"state"`
+	Files []json.RawMessage `json:"files"`
+}
+
+type logFileWire struct {
+	ID           string          `json:"id"`
+	Name         string          `json:"name"`
+	EdgePath     string          `json:"edgePath"`
+	TimeCreated  string          `json:"timeCreated"`
+	TimeModified string          `json:"timeModified"`
+	SizeBytes    json.RawMessage `json:"sizeBytes"`
+	UploadStatus string          `json:"uploadStatus"`
+	DownloadID   string          `json:"downloadId"`
+}
+
+// maxExactSize is the largest size a double holds exactly (2^53).
+const maxExactSize = 1 << 53
+
 func decodeLogJob(data []byte) (logJob, error) {
-	var j logJob
-	if err := unmarshal(data, &j); err != nil {
-		return j, err
+	var w logJobWire
+	if err := unmarshal(data, &w); err != nil {
+		return logJob{}, err
 	}
-	seen := make(map[string]bool, len(j.Files))
-	for i := range j.Files {
-		f := &j.Files[i]
+	j := logJob{ID: w.ID, State: w.State}
+	if w.Files == nil {
+		return j, nil
+	}
+	j.Files = make([]logFile, 0, len(w.Files))
+	seen := make(map[string]bool, len(w.Files))
+	for i, raw := range w.Files {
+		f, err := decodeLogFile(raw)
 		switch {
-		case f.ID == "":
-			return j, fmt.Errorf("%w: file %d of the job has no id", ErrMalformed, i)
-		case seen[f.ID]:
-			return j, fmt.Errorf("%w: file id %s listed twice", ErrMalformed, f.ID)
-		case f.path() == "":
-			return j, fmt.Errorf("%w: file %s has neither edgePath nor name", ErrMalformed, f.ID)
-		case f.SizeBytes < 0:
-			return j, fmt.Errorf("%w: file %s has size %d", ErrMalformed, f.ID, f.SizeBytes)
+		case err == nil && seen[f.ID]:
+			err = fmt.Errorf("files[%d].id %s is listed twice", i, oneLine(f.ID))
+			f.ID = "" // the first one keeps the id
+		case err != nil:
+			err = fmt.Errorf("files[%d].%w", i, err)
+		}
+		if err != nil {
+			j.Bad = append(j.Bad, badFile{ID: f.ID, Path: f.path(), Index: i, Err: fmt.Errorf("%w: %w", ErrMalformed, err)})
+			continue
 		}
 		seen[f.ID] = true
-		if f.TimeModified != "" {
-			t, err := parseTime(f.TimeModified)
-			if err != nil {
-				return j, fmt.Errorf("%w: file %s: timeModified: %v", ErrMalformed, f.ID, err)
-			}
-			f.modified = t
-		}
+		j.Files = append(j.Files, f)
 	}
 	return j, nil
+}
+
+// decodeLogFile decodes one EdgeLogsJobFile. Its errors start with the
+// field name; the returned file holds the id and path when they could be
+// read, so that a bad file can still be named.
+func decodeLogFile(raw json.RawMessage) (logFile, error) {
+	var w logFileWire
+	if err := json.Unmarshal(raw, &w); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			// Keep what can be read, to name the file.
+			var named struct {
+				ID       any `json:"id"`
+				EdgePath any `json:"edgePath"`
+			}
+			_ = json.Unmarshal(raw, &named)
+			id, _ := named.ID.(string)
+			p, _ := named.EdgePath.(string)
+			return logFile{ID: id, EdgePath: p}, fmt.Errorf("%s: a JSON %s where the model has %s", te.Field, te.Value, te.Type)
+		}
+		return logFile{}, fmt.Errorf("(the file): %v", err)
+	}
+	f := logFile{ID: w.ID, Name: w.Name, EdgePath: w.EdgePath, TimeModified: w.TimeModified,
+		UploadStatus: strings.ToUpper(strings.TrimSpace(w.UploadStatus)), DownloadID: w.DownloadID}
+	switch {
+	case f.ID == "":
+		return f, errors.New("id is missing")
+	case f.path() == "":
+		return f, errors.New("edgePath and name are both missing")
+	case len(w.SizeBytes) == 0 || string(w.SizeBytes) == "null":
+		return f, errors.New("sizeBytes is missing")
+	case w.SizeBytes[0] != '-' && (w.SizeBytes[0] < '0' || w.SizeBytes[0] > '9'):
+		return f, fmt.Errorf("sizeBytes: %.40s is not a JSON number (the model has a double)", oneLine(string(w.SizeBytes)))
+	}
+	size, err := wholeBytes(json.Number(w.SizeBytes))
+	if err != nil {
+		return f, fmt.Errorf("sizeBytes: %w", err)
+	}
+	f.Size, f.SizeText = size, string(w.SizeBytes)
+	if f.TimeModified != "" {
+		t, err := parseTime(f.TimeModified)
+		if err != nil {
+			return f, fmt.Errorf("timeModified: %q is not an ISO-8601 time", oneLine(f.TimeModified))
+		}
+		f.modified = t
+	}
+	return f, nil
+}
+
+// wholeBytes reads a size the models declare a double: 1234 and 1234.0
+// and 1.234e3 are 1234; a fraction, a negative number or one past 2^53
+// (where doubles stop counting every byte) is an error.
+func wholeBytes(n json.Number) (int64, error) {
+	if i, err := strconv.ParseInt(n.String(), 10, 64); err == nil {
+		if i < 0 || i > maxExactSize {
+			return 0, fmt.Errorf("%s is not a size in bytes (0..2^53)", oneLine(n.String()))
+		}
+		return i, nil
+	}
+	v, err := strconv.ParseFloat(n.String(), 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%q is not a number", oneLine(n.String()))
+	}
+	if v < 0 || v > maxExactSize || v != math.Trunc(v) {
+		return 0, fmt.Errorf("%s is not a whole number of bytes in 0..2^53", oneLine(n.String()))
+	}
+	return int64(v), nil
 }
 
 // uploadRequest is the body of POST .../logs/jobs/{jobId}/upload.
@@ -179,14 +341,27 @@ type AuditFilter struct {
 	Value    string `json:"value"`
 }
 
-// auditQuery is the body of POST /api/v2/audits/query.
+// auditQuery is the body of POST /api/v2/audits/query (AuditQueryRequest).
 type auditQuery struct {
 	Interval    string        `json:"interval"`
 	ServiceName string        `json:"serviceName,omitempty"`
 	Filters     []AuditFilter `json:"filters,omitempty"`
+	Sort        []auditSort   `json:"sort,omitempty"`
 }
 
-// Audit query states.
+// auditSort is AuditQuerySort: name Timestamp, sortOrder ascending or
+// descending.
+type auditSort struct {
+	Name      string `json:"name"`
+	SortOrder string `json:"sortOrder"`
+}
+
+// byTimestamp asks for the results oldest first.
+var byTimestamp = []auditSort{{Name: "Timestamp", SortOrder: "ascending"}}
+
+// Audit query states (AuditQueryExecutionStatusResponse.state). A state
+// not listed here is taken as "not finished yet": polling goes on until
+// the query timeout.
 const (
 	auditQueued    = "Queued"
 	auditRunning   = "Running"
@@ -201,18 +376,28 @@ type auditStatus struct {
 	State string `json:"state"`
 }
 
+// known reports whether the state is one the models list.
+func (s auditStatus) known() bool {
+	switch s.State {
+	case auditQueued, auditRunning, auditSucceeded, auditFailed, auditCancelled:
+		return true
+	}
+	return false
+}
+
 func decodeAuditStatus(data []byte) (auditStatus, error) {
 	var s auditStatus
 	if err := unmarshal(data, &s); err != nil {
 		return s, err
 	}
 	if s.ID == "" {
-		return s, fmt.Errorf("%w: audit query has no id", ErrMalformed)
+		return s, fmt.Errorf("%w: id is missing", ErrMalformed)
 	}
-	switch s.State {
-	case auditQueued, auditRunning, auditSucceeded, auditFailed, auditCancelled:
-	default:
-		return s, fmt.Errorf("%w: unknown audit query state %q", ErrMalformed, oneLine(s.State))
+	// The SDKs compare states ignoring case.
+	for _, k := range []string{auditQueued, auditRunning, auditSucceeded, auditFailed, auditCancelled} {
+		if strings.EqualFold(s.State, k) {
+			s.State = k
+		}
 	}
 	return s, nil
 }
@@ -232,7 +417,7 @@ func decodeAuditResults(data []byte) (auditResults, error) {
 	}
 	for i, e := range r.Entities {
 		if len(e) == 0 || e[0] != '{' {
-			return r, fmt.Errorf("%w: audit entity %d is not a JSON object", ErrMalformed, i)
+			return r, fmt.Errorf("%w: entities[%d] is not a JSON object", ErrMalformed, i)
 		}
 	}
 	return r, nil
@@ -256,6 +441,7 @@ type errorBody struct {
 	MessageParams     map[string]any `json:"messageParams"`
 	Code              string         `json:"code"`
 	Status            int            `json:"status"`
+	ContextID         string         `json:"contextId"`
 	Error             string         `json:"error"` // OAuth-style bodies
 	Description       string         `json:"error_description"`
 }

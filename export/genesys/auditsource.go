@@ -1,6 +1,7 @@
 package genesys
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/logkeeper/logkeeper/export"
@@ -18,7 +20,17 @@ import (
 const (
 	DefaultAuditPageSize = 500 // the API's maximum
 	DefaultQueryTimeout  = 10 * time.Minute
-	DefaultMaxLookback   = 30 * 24 * time.Hour
+	// DefaultSince: the help center's retention article says audit data
+	// is available for at least one year.
+	DefaultSince = 365 * 24 * time.Hour
+	// DefaultSettle is how long after its end an interval is queried.
+	DefaultSettle = 15 * time.Minute
+	// DefaultRecheckWindows is how many of the latest intervals each run
+	// queries again for late records.
+	DefaultRecheckWindows = 3
+	// DefaultMaxInterval is the longest interval one audit query covers;
+	// longer spans (the first run's backfill) are split.
+	DefaultMaxInterval = 30 * 24 * time.Hour
 )
 
 // intervalLayout writes audit interval ends: RFC 3339 in UTC with
@@ -40,10 +52,23 @@ type AuditOptions struct {
 	// QueryTimeout bounds the wait for it (default 10 m).
 	PollInterval time.Duration
 	QueryTimeout time.Duration
-	// MaxLookback caps how far back one query reaches (default 30 days).
-	// A longer window (the first run's starts at the Unix epoch) is cut
-	// to its last MaxLookback, and the file records it.
-	MaxLookback time.Duration
+	// SinceDate, or else SinceAge before now (default DefaultSince: the
+	// documented retention), is the oldest time queried: the first run
+	// backfills to it.
+	SinceDate time.Time
+	SinceAge  time.Duration
+	// Settle delays every query: a run window [S, E) queries the records
+	// of [S-Settle, E-Settle), so that records indexed a little late are
+	// in their first query (default 15 m; negative: none).
+	Settle time.Duration
+	// RecheckWindows is how many of the latest intervals each run queries
+	// again, archiving the records not archived yet in a supplemental
+	// object (default 3; negative: none).
+	RecheckWindows int
+	// MaxInterval is the longest interval of one query (default 30 days).
+	MaxInterval time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
 // ParseAuditFilters reads filters written as PROPERTY=VALUE pairs joined
@@ -66,24 +91,40 @@ func ParseAuditFilters(q string) ([]AuditFilter, error) {
 }
 
 // AuditSource is the export source of the organization's audit trail
-// (source type genesys-audit): one JSON Lines object per run window, one
-// audit record per line, each record's JSON compacted and otherwise as the
-// API returned it.
+// (source type genesys-audit): JSON Lines objects, one audit record per
+// line, each record's JSON compacted and otherwise as the API returned it,
+// oldest first (the query sorts by Timestamp ascending).
 //
-// List runs the audit query for the window to completion and reads every
+// A run window [S, E) is queried as [S-Settle, E-Settle), no further back
+// than the since bound, split into intervals of at most MaxInterval: one
+// object per interval. List runs each query to completion and reads every
 // result page once, counting records and bytes, so that everything that
-// can go wrong with the query (credentials, permission, a failed or stuck
+// can go wrong with a query (credentials, permission, a failed or stuck
 // query, malformed answers) fails List: no manifest is written and the
-// next run queries the same window start again. Open reads the pages once
-// more (a finished query's results do not change) and streams them; the
-// listed size and record count must match exactly.
+// next run queries the same window again. Open reads the pages once more
+// (a finished query's results do not change) and streams them; the listed
+// size and record count must match exactly.
+//
+// Records indexed after their interval was queried: each run queries the
+// last RecheckWindows intervals again (Recheck), reads back the objects
+// the archive holds for them (primary and supplemental, from the last
+// RecheckWindows manifests) to learn the audit entry ids archived, and
+// archives the records not among them, once, in a supplemental object of
+// the current run. Memory holds the entry ids of those intervals only.
 type AuditSource struct {
 	c       *Client
 	o       AuditOptions
 	filters []AuditFilter
+
+	mu   sync.Mutex
+	late map[string][]byte // supplemental objects of this run, by file ID
+	// lastEnd is the end of the latest interval the recent manifests
+	// archived or failed (zero when unknown): the next window's queries
+	// start there, whatever the settle delay was then.
+	lastEnd time.Time
 }
 
-var _ export.Source = (*AuditSource)(nil)
+var _ export.Rechecker = (*AuditSource)(nil)
 
 // NewAuditSource returns an audit source that uses c.
 func NewAuditSource(c *Client, o AuditOptions) (*AuditSource, error) {
@@ -106,10 +147,36 @@ func NewAuditSource(c *Client, o AuditOptions) (*AuditSource, error) {
 	if o.QueryTimeout <= 0 {
 		o.QueryTimeout = DefaultQueryTimeout
 	}
-	if o.MaxLookback <= 0 {
-		o.MaxLookback = DefaultMaxLookback
+	if o.SinceAge <= 0 {
+		o.SinceAge = DefaultSince
 	}
-	return &AuditSource{c: c, o: o, filters: filters}, nil
+	switch {
+	case o.Settle == 0:
+		o.Settle = DefaultSettle
+	case o.Settle < 0:
+		o.Settle = 0
+	}
+	switch {
+	case o.RecheckWindows == 0:
+		o.RecheckWindows = DefaultRecheckWindows
+	case o.RecheckWindows < 0:
+		o.RecheckWindows = 0
+	}
+	if o.MaxInterval <= 0 {
+		o.MaxInterval = DefaultMaxInterval
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &AuditSource{c: c, o: o, filters: filters, late: map[string][]byte{}}, nil
+}
+
+// since returns the oldest time queried.
+func (s *AuditSource) since() time.Time {
+	if !s.o.SinceDate.IsZero() {
+		return s.o.SinceDate.UTC()
+	}
+	return s.o.Now().Add(-s.o.SinceAge).UTC()
 }
 
 // Describe returns the source type and the query endpoint with the
@@ -137,34 +204,97 @@ func (s *AuditSource) filterString() string {
 	return strings.Join(parts, "&")
 }
 
-// List queries the window's audit records and returns the one file that
-// holds them (also when there are none: the empty object attests that
-// the window had no records). A window of zero length lists nothing.
+// List queries the window's audit records, settled and split into
+// intervals (starting where the latest archived interval ends, when
+// Recheck saw one), and returns one file per interval (also when there are no
+// records: the empty object attests that the interval had none). A window
+// that leaves nothing to query lists nothing.
 func (s *AuditSource) List(ctx context.Context, window manifest.Window) ([]export.File, error) {
-	wStart, wEnd := window.Start.UTC().Truncate(time.Millisecond), window.End.UTC().Truncate(time.Millisecond)
-	if !wEnd.After(wStart) {
+	start := window.Start.UTC().Add(-s.o.Settle).Truncate(time.Millisecond)
+	end := window.End.UTC().Add(-s.o.Settle).Truncate(time.Millisecond)
+	s.mu.Lock()
+	if !s.lastEnd.IsZero() {
+		// Continue exactly where the archive ends: a settle delay changed
+		// since, or a chain written before settle existed, would otherwise
+		// leave a gap or query records twice.
+		start = s.lastEnd
+	}
+	s.mu.Unlock()
+	clamped := false
+	if since := s.since().Truncate(time.Millisecond); start.Before(since) {
+		start, clamped = since, true
+	}
+	if !end.After(start) {
 		return nil, nil
 	}
+	if clamped {
+		s.c.log.Info("genesys audit window starts at the since bound", "window_start", window.Start, "query_start", start)
+	}
+	var files []export.File
+	for from := start; from.Before(end); {
+		to := from.Add(s.o.MaxInterval)
+		if to.After(end) {
+			to = end
+		}
+		f, err := s.listInterval(ctx, from, to)
+		if err != nil {
+			return nil, err
+		}
+		if clamped {
+			f.IDs[IDWindowClamped] = "true"
+		}
+		files = append(files, f)
+		from = to
+	}
+	return files, nil
+}
+
+// intervalQuery is one finished audit query of an interval.
+type intervalQuery struct {
+	org, interval, id, corr string
+}
+
+// query runs the audit query of [start, end) to completion.
+func (s *AuditSource) query(ctx context.Context, start, end time.Time) (intervalQuery, error) {
 	org, err := s.c.OrgID(ctx)
 	if err != nil {
-		return nil, err
+		return intervalQuery{}, err
 	}
-	start, clamped := wStart, false
-	if wEnd.Sub(wStart) > s.o.MaxLookback {
-		start, clamped = wEnd.Add(-s.o.MaxLookback), true
-		s.c.log.Info("genesys audit window cut to the lookback", "window_start", wStart, "query_start", start, "max_lookback", s.o.MaxLookback)
-	}
-	interval := start.Format(intervalLayout) + "/" + wEnd.Format(intervalLayout)
-	st, corr, err := s.c.createAuditQuery(ctx, auditQuery{Interval: interval, ServiceName: s.o.ServiceName, Filters: s.filters})
+	interval := start.Format(intervalLayout) + "/" + end.Format(intervalLayout)
+	st, corr, err := s.c.createAuditQuery(ctx, auditQuery{Interval: interval, ServiceName: s.o.ServiceName, Filters: s.filters, Sort: byTimestamp})
 	if err != nil {
-		return nil, fmt.Errorf("audit interval %s: %w", interval, err)
+		return intervalQuery{}, fmt.Errorf("audit interval %s: %w", interval, err)
 	}
 	if err := s.await(ctx, st); err != nil {
-		return nil, err
+		return intervalQuery{}, err
+	}
+	return intervalQuery{org: org, interval: interval, id: st.ID, corr: corr}, nil
+}
+
+// ids returns the provenance of a file of query q.
+func (s *AuditSource) ids(q intervalQuery, records int64) map[string]string {
+	ids := map[string]string{
+		IDRegion: s.c.Region(), IDOrg: q.org, IDQuery: q.id, IDInterval: q.interval,
+		IDRecords: strconv.FormatInt(records, 10), IDCorrelation: q.corr,
+	}
+	if s.o.ServiceName != "" {
+		ids[IDServiceName] = s.o.ServiceName
+	}
+	if f := s.filterString(); f != "" {
+		ids[IDFilters] = f
+	}
+	return ids
+}
+
+// listInterval queries one interval and returns its file.
+func (s *AuditSource) listInterval(ctx context.Context, start, end time.Time) (export.File, error) {
+	q, err := s.query(ctx, start, end)
+	if err != nil {
+		return export.File{}, err
 	}
 	var records, size int64
 	var line []byte
-	err = s.c.auditPages(ctx, st.ID, s.o.PageSize, func(r auditResults) error {
+	err = s.c.auditPages(ctx, q.id, s.o.PageSize, func(r auditResults) error {
 		for _, e := range r.Entities {
 			if line, err = auditLine(line[:0], e); err != nil {
 				return err
@@ -175,36 +305,35 @@ func (s *AuditSource) List(ctx context.Context, window manifest.Window) ([]expor
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("audit query %s: %w", st.ID, err)
+		return export.File{}, fmt.Errorf("audit query %s: %w", q.id, err)
 	}
-	id := "audit/" + wStart.Format(intervalLayout) + "/" + wEnd.Format(intervalLayout)
-	path := "audit/" + wStart.Format("20060102T150405.000Z") + "_" + wEnd.Format("20060102T150405.000Z") + ".jsonl"
-	ids := map[string]string{
-		IDRegion: s.c.Region(), IDOrg: org, IDQuery: st.ID, IDInterval: interval,
-		IDRecords: strconv.FormatInt(records, 10), IDCorrelation: corr,
-	}
-	if s.o.ServiceName != "" {
-		ids[IDServiceName] = s.o.ServiceName
-	}
-	if f := s.filterString(); f != "" {
-		ids[IDFilters] = f
-	}
-	if clamped {
-		ids[IDWindowClamped] = "true"
-	}
-	s.c.log.Info("genesys audit query listed", "query_id", st.ID, "interval", interval, "records", records, "bytes", size)
-	return []export.File{{ID: id, Path: path, Size: size, Modified: wEnd, IDs: ids}}, nil
+	s.c.log.Info("genesys audit query listed", "query_id", q.id, "interval", q.interval, "records", records, "bytes", size)
+	return export.File{ID: intervalID(start, end), Path: intervalPath("audit/", start, end), Size: size, Modified: end, IDs: s.ids(q, records)}, nil
+}
+
+// intervalID is the file ID of an interval's primary object.
+func intervalID(start, end time.Time) string {
+	return "audit/" + start.Format(intervalLayout) + "/" + end.Format(intervalLayout)
+}
+
+func intervalPath(prefix string, start, end time.Time) string {
+	return prefix + start.Format("20060102T150405.000Z") + "_" + end.Format("20060102T150405.000Z") + ".jsonl"
 }
 
 // await polls an audit query until it succeeds, fails or runs out of time.
 func (s *AuditSource) await(ctx context.Context, st auditStatus) error {
 	start := time.Now()
+	warned := false
 	for poll := 0; ; poll++ {
 		switch st.State {
 		case auditSucceeded:
 			return nil
 		case auditFailed, auditCancelled:
 			return fmt.Errorf("genesys audit query %s: %w: state %s", st.ID, ErrFailed, st.State)
+		}
+		if !st.known() && !warned {
+			s.c.log.Warn("genesys audit query state this version does not know; polling on", "query_id", st.ID, "state", oneLine(st.State))
+			warned = true
 		}
 		if time.Since(start) > s.o.QueryTimeout {
 			return &TimeoutError{What: "audit query", Query: st.ID, Waited: time.Since(start)}
@@ -223,6 +352,15 @@ func (s *AuditSource) await(ctx context.Context, st auditStatus) error {
 // Open streams the listed window's records as JSON Lines, one result page
 // in memory at a time.
 func (s *AuditSource) Open(ctx context.Context, f export.File) (io.ReadCloser, error) {
+	if strings.HasPrefix(f.ID, lateIDPrefix) {
+		s.mu.Lock()
+		b, ok := s.late[f.ID]
+		s.mu.Unlock()
+		if !ok || int64(len(b)) != f.Size {
+			return nil, fmt.Errorf("genesys: %s was not listed by this source", f.ID)
+		}
+		return io.NopCloser(bytes.NewReader(b)), nil
+	}
 	id := f.IDs[IDQuery]
 	want, err := strconv.ParseInt(f.IDs[IDRecords], 10, 64)
 	if id == "" || err != nil || f.Size < 0 {
@@ -307,32 +445,42 @@ func (r *auditReader) next() error {
 
 func (r *auditReader) Close() error { return nil }
 
-// Retry lists again the windows whose audit file an earlier run failed to
-// archive: a window is queried once, when it is the run's window, so
-// without this a failed window would never be offered again.
+// Retry lists again the intervals whose audit file an earlier run failed
+// to archive: an interval is queried once, when it is in the run's window,
+// so without this a failed interval would never be offered again. Late
+// records are found again by Recheck, not here.
 func (s *AuditSource) Retry(ctx context.Context, failed []manifest.Failure) ([]export.File, error) {
 	var files []export.File
 	for _, f := range failed {
-		rest, ok := strings.CutPrefix(f.ID, "audit/")
+		start, end, ok := parseIntervalID(f.ID)
 		if !ok {
 			continue
 		}
-		startS, endS, ok := strings.Cut(rest, "/")
-		if !ok {
-			continue
-		}
-		start, err1 := time.Parse(intervalLayout, startS)
-		end, err2 := time.Parse(intervalLayout, endS)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		fs, err := s.List(ctx, manifest.Window{Start: start, End: end})
+		file, err := s.listInterval(ctx, start, end)
 		if err != nil {
-			return nil, fmt.Errorf("retry audit window %s: %w", rest, err)
+			return nil, fmt.Errorf("retry audit interval %s: %w", strings.TrimPrefix(f.ID, "audit/"), err)
 		}
-		files = append(files, fs...)
+		files = append(files, file)
 	}
 	return files, nil
+}
+
+// parseIntervalID reads the interval of a primary object's file ID.
+func parseIntervalID(id string) (time.Time, time.Time, bool) {
+	rest, ok := strings.CutPrefix(id, "audit/")
+	if !ok {
+		return time.Time{}, time.Time{}, false
+	}
+	startS, endS, ok := strings.Cut(rest, "/")
+	if !ok {
+		return time.Time{}, time.Time{}, false
+	}
+	start, err1 := time.Parse(intervalLayout, startS)
+	end, err2 := time.Parse(intervalLayout, endS)
+	if err1 != nil || err2 != nil || !end.After(start) {
+		return time.Time{}, time.Time{}, false
+	}
+	return start.UTC(), end.UTC(), true
 }
 
 var _ export.Retrier = (*AuditSource)(nil)

@@ -3,8 +3,12 @@ package genesys_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,6 +18,7 @@ import (
 	"github.com/logkeeper/logkeeper/export/genesys"
 	"github.com/logkeeper/logkeeper/export/genesys/sim"
 	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/internal/store/fsstore"
 	"github.com/logkeeper/logkeeper/manifest"
 )
 
@@ -32,8 +37,14 @@ func fastAudit(o genesys.AuditOptions) genesys.AuditOptions {
 	if o.QueryTimeout == 0 {
 		o.QueryTimeout = 5 * time.Second
 	}
-	if o.MaxLookback == 0 {
-		o.MaxLookback = 365 * 24 * time.Hour
+	if o.SinceDate.IsZero() {
+		o.SinceDate = time.Unix(0, 0).UTC()
+	}
+	if o.MaxInterval == 0 {
+		o.MaxInterval = 100 * 365 * 24 * time.Hour
+	}
+	if o.Settle == 0 {
+		o.Settle = -1 // none
 	}
 	return o
 }
@@ -130,31 +141,177 @@ func TestAuditSourceEmptyWindow(t *testing.T) {
 	a.verify()
 }
 
-// TestAuditSourceLookback: a window longer than MaxLookback is cut, and
-// the file says so.
-func TestAuditSourceLookback(t *testing.T) {
+// TestAuditSourceSinceSettleSplit: the first window reaches back to the
+// since bound, is shifted by the settle delay and is split into intervals
+// of at most MaxInterval, one file each, records oldest first.
+func TestAuditSourceSinceSettleSplit(t *testing.T) {
 	cfg := auditSim()
 	h := newHarness(t, cfg, nil)
-	src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{MaxLookback: 12 * time.Hour}))
+	since := auditStart.Add(6 * time.Hour)
+	settle := 30 * time.Minute
+	src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{SinceDate: since, Settle: settle, MaxInterval: 12 * time.Hour}))
 	end := auditStart.Add(48 * time.Hour)
 	files, err := src.List(context.Background(), manifest.Window{Start: time.Unix(0, 0), End: end})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := files[0].IDs
-	want := expectedAudit(cfg.AuditRecords, end.Add(-12*time.Hour), end, func(sim.AuditRecord) bool { return true })
-	if ids[genesys.IDWindowClamped] != "true" || ids[genesys.IDRecords] != strconv.Itoa(len(want)) ||
-		!strings.HasPrefix(ids[genesys.IDInterval], end.Add(-12*time.Hour).Format("2006-01-02T15:04:05.000Z")) {
-		t.Fatalf("ids %v, want the last 12 h (%d records)", ids, len(want))
+	// [since, end-settle) = 41.5 h: three 12 h intervals and one of 5.5 h.
+	if len(files) != 4 {
+		t.Fatalf("%d files, want 4", len(files))
 	}
-	rc, err := src.Open(context.Background(), files[0])
-	if err != nil {
-		t.Fatal(err)
+	from := since
+	all := func(sim.AuditRecord) bool { return true }
+	for i, f := range files {
+		to := from.Add(12 * time.Hour)
+		if to.After(end.Add(-settle)) {
+			to = end.Add(-settle)
+		}
+		want := expectedAudit(cfg.AuditRecords, from, to, all)
+		ids := f.IDs
+		if ids[genesys.IDWindowClamped] != "true" || ids[genesys.IDRecords] != strconv.Itoa(len(want)) ||
+			ids[genesys.IDInterval] != from.Format("2006-01-02T15:04:05.000Z")+"/"+to.Format("2006-01-02T15:04:05.000Z") {
+			t.Fatalf("file %d: ids %v, want [%s, %s) with %d records", i, ids, from, to, len(want))
+		}
+		rc, err := src.Open(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(data) != strings.Join(want, "\n")+"\n" {
+			t.Fatalf("file %d: read %d bytes, %v; want the %d records in order", i, len(data), err, len(want))
+		}
+		from = to
 	}
-	data, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil || int64(len(data)) != files[0].Size {
-		t.Fatalf("read %d bytes, %v; listed %d", len(data), err, files[0].Size)
+	// A window that ends within the settle delay of its start lists
+	// nothing yet.
+	if files, err := src.List(context.Background(), manifest.Window{Start: end, End: end.Add(time.Minute)}); err != nil || len(files) != 1 {
+		t.Fatalf("next window: %v, %v; want its settled interval", files, err)
+	}
+}
+
+// TestAuditSourceUnknownState: a query state the models do not list keeps
+// the source polling until the query succeeds.
+func TestAuditSourceUnknownState(t *testing.T) {
+	cfg := auditSim()
+	cfg.UnknownEnums = true
+	cfg.AuditDelay = 600 * time.Millisecond
+	h := newHarness(t, cfg, nil)
+	src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{}))
+	a := newArchive(t, "audit")
+	res, err := a.run(src, auditStart.Add(24*time.Hour))
+	if err != nil || res.Files != 1 {
+		t.Fatalf("run: %+v, %v", res, err)
+	}
+	if !strings.Contains(h.logs.String(), "audit query state this version does not know") {
+		t.Fatal("no warning about the unknown state")
+	}
+}
+
+// TestAuditSourceLateRecords: records indexed after their interval was
+// queried are archived exactly once, by a later run, in a supplemental
+// object; records indexed later than RecheckWindows runs are not (the
+// documented bound).
+func TestAuditSourceLateRecords(t *testing.T) {
+	for _, st := range burstStores {
+		t.Run(st.name, func(t *testing.T) { testLateRecords(t, st.open(t)) })
+	}
+}
+
+func testLateRecords(t *testing.T, st store.Store) {
+	cfg := auditSim()
+	h := newHarness(t, cfg, nil)
+	src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{RecheckWindows: 2}))
+	a := newArchiveOn(t, "audit", st)
+	all := func(sim.AuditRecord) bool { return true }
+	ends := []time.Time{auditStart.Add(12 * time.Hour), auditStart.Add(24 * time.Hour), auditStart.Add(36 * time.Hour), auditStart.Add(40 * time.Hour), auditStart.Add(44 * time.Hour)}
+	late := func(at time.Time, n int) []sim.AuditRecord {
+		recs := sim.GenerateAuditRecords(uint64(at.Unix()), n, at, time.Minute)
+		for i := range recs {
+			recs[i].IndexedAt = time.Now()
+		}
+		return recs
+	}
+	res, err := a.run(src, ends[0])
+	if err != nil || res.Files != 1 {
+		t.Fatalf("run 1: %+v, %v", res, err)
+	}
+	// Three records of the first window and two of nothing archived yet
+	// appear after the first run.
+	late1 := late(auditStart.Add(3*time.Hour+time.Second), 3)
+	h.sim.AddAuditRecords(late1...)
+	res, err = a.run(src, ends[1])
+	if err != nil || res.Files != 2 {
+		t.Fatalf("run 2: %+v, %v; want the window and one supplemental object", res, err)
+	}
+	var sup *manifest.Object
+	for i, o := range res.Manifest.Objects {
+		if strings.HasPrefix(o.Source.ID, "audit-late/") {
+			sup = &res.Manifest.Objects[i]
+		}
+	}
+	if sup == nil {
+		t.Fatalf("no supplemental object in %+v", res.Manifest.Objects)
+	}
+	if got, want := readLines(t, a, *sup), expectedAudit(late1, auditStart, ends[0], all); strings.Join(got, "\n") != strings.Join(want, "\n") || len(want) != 3 {
+		t.Fatalf("supplemental: %d lines, want the %d late records", len(got), len(want))
+	}
+	if ids := sup.Source.IDs; ids[genesys.IDLateOf] != "audit/1970-01-01T00:00:00.000Z/"+ends[0].Format("2006-01-02T15:04:05.000Z") || ids[genesys.IDRecords] != "3" {
+		t.Fatalf("supplemental provenance %v", ids)
+	}
+	// Nothing new: the late records are archived, not again.
+	res, err = a.run(src, ends[2])
+	if err != nil || res.Files != 1 {
+		t.Fatalf("run 3: %+v, %v; want only its own window", res, err)
+	}
+	// One more late record in window 2 (still rechecked) and one in window
+	// 1 (no longer among the last 2): only the first is archived.
+	late2 := late(auditStart.Add(13*time.Hour+time.Second), 1)
+	tooLate := late(auditStart.Add(5*time.Hour+time.Second), 1)
+	h.sim.AddAuditRecords(append(late2, tooLate...)...)
+	res, err = a.run(src, ends[3])
+	if err != nil || res.Files != 2 {
+		t.Fatalf("run 4: %+v, %v", res, err)
+	}
+	res, err = a.run(src, ends[4])
+	if err != nil || res.Files != 1 {
+		t.Fatalf("run 5: %+v, %v", res, err)
+	}
+	// Every record archived exactly once: the whole archive holds each id
+	// once, and every record but tooLate.
+	counts := map[string]int{}
+	rep := a.verify()
+	_ = rep
+	for seq := uint64(1); seq <= 5; seq++ {
+		rc, _, err := a.st.Get(context.Background(), manifest.Key("audit", seq), store.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(rc)
+		rc.Close()
+		m, err := manifest.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range m.Objects {
+			for _, l := range readLines(t, a, o) {
+				var v struct{ ID string }
+				_ = json.Unmarshal([]byte(l), &v)
+				counts[v.ID]++
+			}
+		}
+	}
+	want := expectedAudit(append(append(append(slices.Clone(cfg.AuditRecords), late1...), late2...), tooLate...), time.Unix(0, 0), ends[4], all)
+	if len(counts) != len(want)-1 {
+		t.Fatalf("%d distinct records archived, want %d (all but the one too late)", len(counts), len(want)-1)
+	}
+	for id, n := range counts {
+		if n != 1 {
+			t.Fatalf("record %s archived %d times", id, n)
+		}
+	}
+	if counts[tooLate[0].ID] != 0 {
+		t.Fatal("a record later than the recheck windows was archived")
 	}
 }
 
@@ -302,4 +459,83 @@ func TestAuditSourceRetriesFailedWindow(t *testing.T) {
 		t.Fatalf("third run: %+v, %v; want only its own window", res, err)
 	}
 	a.verify()
+}
+
+// TestAuditSourceRecheckTamperedArchive: the recheck learns what is
+// archived from the archive itself; an archived object altered since its
+// manifest fails the run (no manifest) instead of re-archiving or skipping
+// records on false evidence.
+func TestAuditSourceRecheckTamperedArchive(t *testing.T) {
+	cfg := auditSim()
+	h := newHarness(t, cfg, nil)
+	src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{}))
+	root := t.TempDir()
+	st, err := fsstore.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newArchiveOn(t, "audit", st)
+	res, err := a.run(src, auditStart.Add(12*time.Hour))
+	if err != nil || res.Files != 1 || res.Bytes == 0 {
+		t.Fatalf("run 1: %+v, %v", res, err)
+	}
+	before := a.manifests()
+	path := filepath.Join(root, filepath.FromSlash(res.Manifest.Objects[0].Key))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err = a.run(src, auditStart.Add(24*time.Hour))
+	if err == nil || res != nil || !strings.Contains(err.Error(), "recheck recent windows") || !strings.Contains(err.Error(), "does not match its manifest") {
+		t.Fatalf("run 2: %+v, %v; want the run to fail on the altered object", res, err)
+	}
+	if n := a.manifests(); n != before {
+		t.Fatalf("%d manifest objects after the failed run, want %d", n, before)
+	}
+}
+
+// TestAuditSourceSettleChanged: when settle changes between runs (or a
+// chain was written before settle existed), the next run's queries start
+// exactly where the archive's latest interval ends: no gap, no record
+// twice.
+func TestAuditSourceSettleChanged(t *testing.T) {
+	cfg := auditSim()
+	h := newHarness(t, cfg, nil)
+	a := newArchive(t, "audit")
+	end1, end2 := auditStart.Add(12*time.Hour), auditStart.Add(24*time.Hour)
+	for i, settle := range []time.Duration{30 * time.Minute, 10 * time.Minute, -1} {
+		src, _ := genesys.NewAuditSource(h.client, fastAudit(genesys.AuditOptions{Settle: settle}))
+		res, err := a.run(src, []time.Time{end1, end2, end2.Add(time.Hour)}[i])
+		if err != nil || res.Files != 1 {
+			t.Fatalf("run %d: %+v, %v", i+1, res, err)
+		}
+	}
+	a.verify()
+	var ivs []string
+	for seq := uint64(1); seq <= 3; seq++ {
+		rc, _, err := a.st.Get(context.Background(), manifest.Key("audit", seq), store.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(rc)
+		rc.Close()
+		m, err := manifest.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ivs = append(ivs, m.Objects[0].Source.IDs[genesys.IDInterval])
+	}
+	const l = "2006-01-02T15:04:05.000Z"
+	want := []string{
+		"1970-01-01T00:00:00.000Z/" + end1.Add(-30*time.Minute).Format(l),
+		end1.Add(-30*time.Minute).Format(l) + "/" + end2.Add(-10*time.Minute).Format(l),
+		end2.Add(-10*time.Minute).Format(l) + "/" + end2.Add(time.Hour).Format(l),
+	}
+	if !slices.Equal(ivs, want) {
+		t.Fatalf("intervals\n%v\nwant\n%v", ivs, want)
+	}
 }

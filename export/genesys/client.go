@@ -16,6 +16,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // maxBody bounds the size of one JSON answer (an audit page of 500
@@ -120,6 +122,10 @@ type response struct {
 // answers and connection failures (capped exponential backoff with
 // jitter), and one 401 (with a new token). Every other answer is an
 // *APIError.
+//
+// Each attempt is one call of exchange, which holds the concurrency slot
+// and releases it in one place; classify turns the attempt into a verdict
+// and do only waits and counts.
 func (c *Client) do(ctx context.Context, req request) (*response, error) {
 	var payload []byte
 	if req.body != nil {
@@ -133,141 +139,183 @@ func (c *Client) do(ctx context.Context, req request) (*response, error) {
 		if attempt > 0 {
 			c.st.retries.Add(1)
 		}
-		epoch, err := c.conc.acquire(ctx)
+		ex, v, err := c.exchange(ctx, req, payload)
 		if err != nil {
-			return nil, fmt.Errorf("genesys %s: %w", req.op, err)
-		}
-		waited, err := c.pace.wait(ctx)
-		c.st.throttleWait.Add(int64(waited))
-		if err != nil {
-			c.conc.release(epoch, outcomeNeutral)
-			return nil, fmt.Errorf("genesys %s: %w", req.op, err)
-		}
-		tok, err := c.tok.get(ctx)
-		if err != nil {
-			c.conc.release(epoch, outcomeNeutral)
 			return nil, err
 		}
-		hreq, err := http.NewRequestWithContext(ctx, req.method, c.cfg.APIURL+req.path, bytes.NewReader(payload))
-		if err != nil {
-			c.conc.release(epoch, outcomeNeutral)
-			return nil, fmt.Errorf("genesys %s: %w", req.op, err)
-		}
-		hreq.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		hreq.Header.Set("Accept", "application/json")
-		if payload != nil {
-			hreq.Header.Set("Content-Type", "application/json")
-		}
-		c.st.requests.Add(1)
-		c.onWire(1)
-		resp, err := c.cfg.HTTPClient.Do(hreq)
-		var body []byte
-		if err == nil {
-			body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-			resp.Body.Close()
-		}
-		c.onWire(-1)
-		if err == nil && len(body) > maxBody {
-			c.conc.release(epoch, outcomeNeutral)
-			return nil, c.apiError(req, resp, nil, ErrMalformed, "answer larger than 64 MiB")
-		}
-		if err != nil {
-			c.conc.release(epoch, outcomeNeutral)
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("genesys %s: %w", req.op, ctx.Err())
-			}
-			c.st.connErrors.Add(1)
-			failures++
-			if failures > c.cfg.MaxRetries {
-				return nil, fmt.Errorf("genesys %s: %s %s: %w after %d attempts: %w", req.op, req.method, pathOnly(req.path), ErrUnavailable, attempt+1, err)
-			}
-			d := c.backoff(failures)
-			c.log.Debug("genesys request retried", "op", req.op, "path", pathOnly(req.path), "reason", "connection", "err", err, "attempt", attempt+1, "retry_in", d)
-			if err := sleep(ctx, d); err != nil {
-				return nil, fmt.Errorf("genesys %s: %w", req.op, err)
-			}
-			continue
-		}
-		c.pace.observe(parseRateHeaders(resp.Header))
-		corr := resp.Header.Get("ININ-Correlation-Id")
-		switch st := resp.StatusCode; {
-		case st >= 200 && st < 300:
-			c.conc.release(epoch, outcomeSuccess)
-			return &response{status: st, correlationID: corr, body: body}, nil
-
-		case st == http.StatusUnauthorized:
-			c.conc.release(epoch, outcomeNeutral)
+		switch v.next {
+		case verdictDone:
+			return &response{status: ex.resp.StatusCode, correlationID: ex.corr, body: ex.body}, nil
+		case verdictFail:
+			return nil, v.err
+		case verdictRefresh:
 			if refreshed {
-				return nil, c.apiError(req, resp, body, ErrUnauthorized, "")
+				return nil, c.apiError(req, ex.resp, ex.body, ErrUnauthorized, "")
 			}
 			refreshed = true
-			if c.tok.drop(ctx, tok) {
+			if c.tok.drop(ctx, ex.tok) {
 				c.st.tokenRefreshes.Add(1)
 			}
-			c.log.Info("genesys token refused, refreshing", "op", req.op, "path", pathOnly(req.path), "correlation_id", corr)
+			c.log.Info("genesys token refused, refreshing", "op", req.op, "path", pathOnly(req.path), "correlation_id", ex.corr)
 			continue
-
-		case st == http.StatusTooManyRequests || st == http.StatusForbidden && isThrottle(body):
-			if c.conc.release(epoch, outcomeThrottled) {
-				limit, _ := c.conc.snapshot()
-				c.log.Info("genesys concurrency reduced after a throttle", "status", st, "limit", limit, "correlation_id", corr)
-			}
+		case verdictThrottled:
 			throttles++
-			reason := "rate_limited"
-			if st == http.StatusTooManyRequests {
-				c.st.rateLimited.Add(1)
-			} else {
-				c.st.blocked.Add(1)
-				reason = "blocked"
-			}
 			if throttles > c.cfg.MaxThrottleRetries {
-				return nil, c.apiError(req, resp, body, ErrThrottled, "")
+				return nil, c.apiError(req, ex.resp, ex.body, ErrThrottled, "")
 			}
 			limit, _ := c.conc.snapshot()
-			if d := min(retryAfter(resp.Header, time.Now()), c.cfg.MaxRetryAfter); d > 0 {
+			attrs := []any{"op", req.op, "path", pathOnly(req.path), "status", ex.resp.StatusCode, "reason", v.reason,
+				"concurrency", limit, "attempt", attempt + 1, "correlation_id", ex.corr}
+			if d := min(retryAfter(ex.resp.Header, time.Now()), c.cfg.MaxRetryAfter); d > 0 {
 				// The limit is the token's: everyone waits.
 				c.pace.pause(d)
-				c.log.Debug("genesys request throttled", "op", req.op, "path", pathOnly(req.path), "status", st, "reason", reason,
-					"retry_after", d, "concurrency", limit, "attempt", attempt+1, "correlation_id", corr)
+				c.log.Debug("genesys request throttled", append(attrs, "retry_after", d)...)
 				continue
 			}
 			d := c.backoff(throttles)
-			c.log.Debug("genesys request throttled", "op", req.op, "path", pathOnly(req.path), "status", st, "reason", reason,
-				"retry_in", d, "concurrency", limit, "attempt", attempt+1, "correlation_id", corr)
+			c.log.Debug("genesys request throttled", append(attrs, "retry_in", d)...)
 			c.st.throttleWait.Add(int64(d))
 			if err := sleep(ctx, d); err != nil {
 				return nil, fmt.Errorf("genesys %s: %w", req.op, err)
 			}
 			continue
-
-		case st >= 500:
-			c.conc.release(epoch, outcomeNeutral)
-			c.st.serverErrors.Add(1)
+		case verdictRetry:
 			failures++
 			if failures > c.cfg.MaxRetries {
-				return nil, c.apiError(req, resp, body, ErrUnavailable, "")
+				if ex.resp == nil {
+					return nil, fmt.Errorf("genesys %s: %s %s: %w after %d attempts: %w", req.op, req.method, pathOnly(req.path), ErrUnavailable, attempt+1, ex.err)
+				}
+				return nil, c.apiError(req, ex.resp, ex.body, ErrUnavailable, "")
 			}
-			d := max(min(retryAfter(resp.Header, time.Now()), c.cfg.MaxRetryAfter), c.backoff(failures))
-			c.log.Debug("genesys request retried", "op", req.op, "path", pathOnly(req.path), "status", st, "attempt", attempt+1, "retry_in", d, "correlation_id", corr)
+			d := c.backoff(failures)
+			attrs := []any{"op", req.op, "path", pathOnly(req.path), "attempt", attempt + 1}
+			if ex.resp == nil {
+				attrs = append(attrs, "reason", "connection", "err", ex.err)
+			} else {
+				d = max(min(retryAfter(ex.resp.Header, time.Now()), c.cfg.MaxRetryAfter), d)
+				eb, _ := decodeErrorBody(ex.body)
+				attrs = append(attrs, "status", ex.resp.StatusCode, "code", oneLine(eb.Code), "context_id", oneLine(eb.ContextID), "correlation_id", ex.corr)
+			}
+			c.log.Debug("genesys request retried", append(attrs, "retry_in", d)...)
 			if err := sleep(ctx, d); err != nil {
 				return nil, fmt.Errorf("genesys %s: %w", req.op, err)
 			}
 			continue
-
-		default:
-			c.conc.release(epoch, outcomeNeutral)
-			kind := ErrRejected
-			switch {
-			case st == http.StatusForbidden && isPermission(body):
-				kind = ErrPermission
-			case st == http.StatusForbidden:
-				kind = ErrForbidden
-			case st == http.StatusNotFound:
-				kind = ErrNotFound
-			}
-			return nil, c.apiError(req, resp, body, kind, "")
 		}
 	}
+}
+
+// exchanged is one attempt of a request: the answer (resp nil after a
+// transport error, err then says why) and the token it was sent with.
+type exchanged struct {
+	resp *http.Response
+	body []byte
+	corr string
+	tok  *oauth2.Token
+	err  error
+}
+
+// What do does after an attempt.
+const (
+	verdictDone      = iota // a 2xx answer
+	verdictFail             // a final error (verdict.err)
+	verdictRefresh          // a 401: a new token, once
+	verdictThrottled        // a 429 or throttling 403
+	verdictRetry            // a 5xx or a transport failure
+)
+
+type verdict struct {
+	next   int
+	err    error
+	reason string // of a throttle: rate_limited or blocked
+}
+
+// exchange makes one attempt: it takes a concurrency slot, waits for the
+// rate limiter and the token, sends req and reads the answer, classifies
+// it and releases the slot with the outcome, in this one place. An error
+// means no attempt was made (the context ended, or no token).
+func (c *Client) exchange(ctx context.Context, req request, payload []byte) (ex exchanged, v verdict, err error) {
+	epoch, err := c.conc.acquire(ctx)
+	if err != nil {
+		return ex, v, fmt.Errorf("genesys %s: %w", req.op, err)
+	}
+	out := outcomeNeutral
+	defer func() {
+		if c.conc.release(epoch, out) {
+			limit, _ := c.conc.snapshot()
+			c.log.Info("genesys concurrency reduced after a throttle", "status", ex.resp.StatusCode, "limit", limit, "correlation_id", ex.corr)
+		}
+	}()
+	waited, err := c.pace.wait(ctx)
+	c.st.throttleWait.Add(int64(waited))
+	if err != nil {
+		return ex, v, fmt.Errorf("genesys %s: %w", req.op, err)
+	}
+	if ex.tok, err = c.tok.get(ctx); err != nil {
+		return ex, v, err
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.method, c.cfg.APIURL+req.path, bytes.NewReader(payload))
+	if err != nil {
+		return ex, v, fmt.Errorf("genesys %s: %w", req.op, err)
+	}
+	hreq.Header.Set("Authorization", "Bearer "+ex.tok.AccessToken)
+	hreq.Header.Set("Accept", "application/json")
+	if payload != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	c.st.requests.Add(1)
+	c.onWire(1)
+	ex.resp, ex.err = c.cfg.HTTPClient.Do(hreq)
+	if ex.err == nil {
+		ex.body, ex.err = io.ReadAll(io.LimitReader(ex.resp.Body, maxBody+1))
+		ex.resp.Body.Close()
+	}
+	c.onWire(-1)
+	if ex.err != nil {
+		if ctx.Err() != nil {
+			return ex, v, fmt.Errorf("genesys %s: %w", req.op, ctx.Err())
+		}
+		c.st.connErrors.Add(1)
+		ex.resp = nil
+		return ex, verdict{next: verdictRetry}, nil
+	}
+	ex.corr = ex.resp.Header.Get("ININ-Correlation-Id")
+	v, out = c.classify(req, ex)
+	return ex, v, nil
+}
+
+// classify says what an answer means and how it counts for the adaptive
+// concurrency.
+func (c *Client) classify(req request, ex exchanged) (verdict, outcome) {
+	if len(ex.body) > maxBody {
+		return verdict{next: verdictFail, err: c.apiError(req, ex.resp, nil, ErrMalformed, "answer larger than 64 MiB")}, outcomeNeutral
+	}
+	c.pace.observe(parseRateHeaders(ex.resp.Header))
+	switch st := ex.resp.StatusCode; {
+	case st >= 200 && st < 300:
+		return verdict{next: verdictDone}, outcomeSuccess
+	case st == http.StatusUnauthorized:
+		return verdict{next: verdictRefresh}, outcomeNeutral
+	case st == http.StatusTooManyRequests:
+		c.st.rateLimited.Add(1)
+		return verdict{next: verdictThrottled, reason: "rate_limited"}, outcomeThrottled
+	case st == http.StatusForbidden && isThrottle(ex.body):
+		c.st.blocked.Add(1)
+		return verdict{next: verdictThrottled, reason: "blocked"}, outcomeThrottled
+	case st >= 500:
+		c.st.serverErrors.Add(1)
+		return verdict{next: verdictRetry}, outcomeNeutral
+	}
+	kind := ErrRejected
+	switch st := ex.resp.StatusCode; {
+	case st == http.StatusForbidden && isPermission(ex.body):
+		kind = ErrPermission
+	case st == http.StatusForbidden:
+		kind = ErrForbidden
+	case st == http.StatusNotFound:
+		kind = ErrNotFound
+	}
+	return verdict{next: verdictFail, err: c.apiError(req, ex.resp, ex.body, kind, "")}, outcomeNeutral
 }
 
 // apiError builds the error for a final answer.
@@ -278,6 +326,7 @@ func (c *Client) apiError(req request, resp *http.Response, body []byte, kind er
 	}
 	if eb, err := decodeErrorBody(body); err == nil {
 		e.Code = oneLine(eb.Code)
+		e.ContextID = oneLine(eb.ContextID)
 		if e.Message == "" {
 			e.Message = oneLine(eb.text())
 		}

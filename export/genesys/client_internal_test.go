@@ -144,7 +144,7 @@ func TestDoRetriesAndFailures(t *testing.T) {
 		{"throttled gives up", []http.HandlerFunc{answer(429, `{}`)}, ErrThrottled, "429", 4, 1, nil},
 		{"resets give up", []http.HandlerFunc{hangup}, ErrUnavailable, "after 4 attempts", 4, 1, nil},
 		{"malformed answer", []http.HandlerFunc{answer(200, `{"id":`)}, ErrMalformed, "correlation id corr-test", 1, 1, nil},
-		{"answer without id", []http.HandlerFunc{answer(200, `{}`)}, ErrMalformed, "no id", 1, 1, nil},
+		{"answer without id", []http.HandlerFunc{answer(200, `{}`)}, ErrMalformed, "id is missing", 1, 1, nil},
 		{"answer too large", []http.HandlerFunc{answer(200, `{"id":"`+strings.Repeat("x", maxBody)+`"}`)}, ErrMalformed, "larger than", 1, 1, nil},
 	}
 	for _, tt := range tests {
@@ -331,10 +331,15 @@ func TestConfigNormalize(t *testing.T) {
 		wantErr string
 		check   func(Config) bool
 	}{
-		{"region sets both URLs", Config{Region: "APSE2.pure.cloud", ClientID: "i", ClientSecret: "s"}, "",
+		{"region sets both URLs", Config{Region: "APSE1.pure.cloud", ClientID: "i", ClientSecret: "s"}, "",
 			func(c Config) bool {
-				return c.APIURL == "https://api.apse2.pure.cloud" && c.LoginURL == "https://login.apse2.pure.cloud" && c.Region == "apse2.pure.cloud"
+				return c.APIURL == "https://api.apse1.pure.cloud" && c.LoginURL == "https://login.apse1.pure.cloud" && c.Region == "apse1.pure.cloud"
 			}},
+		{"AWS region name", Config{Region: "ap-southeast-2", ClientID: "i", ClientSecret: "s"}, "",
+			func(c Config) bool {
+				return c.APIURL == "https://api.mypurecloud.com.au" && c.Region == "mypurecloud.com.au"
+			}},
+		{"not a Genesys domain", Config{Region: "apse2.pure.cloud", ClientID: "i", ClientSecret: "s"}, "not a Genesys Cloud region", nil},
 		{"explicit URLs override the region", Config{Region: "mypurecloud.com", APIURL: "http://127.0.0.1:9/", LoginURL: "http://localhost:9", ClientID: "i", ClientSecret: "s"}, "",
 			func(c Config) bool { return c.APIURL == "http://127.0.0.1:9" && c.LoginURL == "http://localhost:9" }},
 		{"defaults", Config{Region: "mypurecloud.com", ClientID: "i", ClientSecret: "s"}, "",

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/logkeeper/logkeeper/internal/gcregion"
 )
 
 // Defaults applied to zero fields of a Config.
@@ -53,10 +55,11 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // Config configures a Client: one organization in one region, reached with
 // one OAuth client.
 type Config struct {
-	// Region is the Genesys Cloud domain, such as mypurecloud.com or
-	// apse2.pure.cloud. It sets APIURL to https://api.REGION and LoginURL
-	// to https://login.REGION where those are empty, and is recorded as
-	// provenance.
+	// Region is the Genesys Cloud region: its domain, such as
+	// mypurecloud.com or apse1.pure.cloud, or its AWS region name, such as
+	// us-east-1 (the list is the SDK's, see package gcregion). It sets
+	// APIURL to https://api.DOMAIN and LoginURL to https://login.DOMAIN
+	// where those are empty, and the domain is recorded as provenance.
 	Region string
 	// APIURL and LoginURL are the API and login base URLs (no trailing
 	// slash needed). https, or http to a loopback host only.
@@ -119,9 +122,9 @@ func (c Config) LogValue() slog.Value {
 func (c *Config) normalize() error {
 	var errs []error
 	if c.Region != "" {
-		region := strings.ToLower(strings.TrimSpace(c.Region))
-		if strings.ContainsAny(region, "/:@ ") || !strings.Contains(region, ".") {
-			errs = append(errs, fmt.Errorf("region %q: want a Genesys Cloud domain such as mypurecloud.com", c.Region))
+		region, ok := gcregion.Lookup(c.Region)
+		if !ok {
+			errs = append(errs, fmt.Errorf("region %q: not a Genesys Cloud region (%s); for another, set the API and login URLs", oneLine(c.Region), strings.Join(gcregion.Domains(), ", ")))
 		}
 		c.Region = region
 		if c.APIURL == "" {

@@ -40,30 +40,51 @@
 //
 // # Edge logs
 //
-// [EdgeSource.List] creates a log job per edge (all edges, or the
-// configured ones) and waits, bounded, for each to list its files.
-// [EdgeSource.Open] requests the upload of one file, waits, bounded, for
-// it, resolves the download id to a pre-signed URL and streams the bytes:
-// a file is never held whole in memory or on disk. The byte count must
-// match the listed size; a short body is resumed with a Range request and
-// an expired URL is resolved again. Uploads are requested lazily, per file
-// the export job archives, so files archived before are never uploaded
-// from the edge again.
+// [EdgeSource.List] takes the configured edges, or lists the edges
+// without cloud media devices and sets aside those reported OFFLINE or not
+// active (returned as skipped items, so the manifest says "edge X was not
+// collected"). It creates a log job per edge and waits, bounded per edge,
+// for each to list its files; an edge that fails is returned as an item
+// with Err and never cancels the others. [EdgeSource.Prepare] asks each
+// job to upload the files the run will archive, in batches of fileIds, so
+// files archived before are never uploaded from the edge again.
+// [EdgeSource.Open] waits, bounded, until the file is UPLOADED with a
+// download id (ERROR_ON_UPLOAD or a stuck upload fail that file alone),
+// resolves the download id to a pre-signed URL and streams the bytes: a
+// file is never held whole in memory or on disk. The byte count must match
+// the listed size; a short body is resumed with a Range request and an
+// expired URL is resolved again.
 //
 // # Audit trail
 //
-// [AuditSource.List] runs one asynchronous audit query over the run's
-// window, waits for it and counts its records; Open streams them into one
-// JSON Lines object per window.
+// [AuditSource.List] queries the run's window shifted back by the settle
+// delay, no further back than the since bound, in intervals of at most
+// MaxInterval, each an asynchronous audit query sorted by Timestamp; it
+// waits for each and counts its records; Open streams them into one JSON
+// Lines object per interval. [AuditSource.Recheck] queries the latest
+// intervals again and archives records indexed after their first query,
+// exactly once, in a supplemental object.
+//
+// # Models
+//
+// The JSON shapes follow the published Genesys Cloud SDK models (see
+// docs/genesys.md): sizeBytes is a double checked to be a whole number of
+// bytes, enumerations are compared ignoring case and a value the models do
+// not list is logged and handled conservatively, never a decode failure.
+// A field that cannot be used fails that one file or edge, with an error
+// naming the field and the endpoint.
 //
 // # Errors
 //
 // Errors wrap the sentinels of this package ([ErrBadCredentials],
 // [ErrPermission], [ErrNotFound], [ErrTimeout], [ErrMalformed],
 // [ErrDownload], ...); [APIError] and [TimeoutError] carry the operation,
-// edge, job, file or query and the correlation id. Errors from List fail
-// the export run before any manifest is written; errors from Open or while
-// reading are recorded as that file's failure and the next run retries it.
+// edge, job, file or query, the error body's code and contextId, and the
+// correlation id. Errors from List that would fail every item
+// (credentials, permissions, the edge listing, an audit query) fail the
+// export run before any manifest is written; the failure of one edge, and
+// errors from Open or while reading, are recorded as that item's failure
+// and the next run retries it.
 //
 // The simulator in package sim serves these endpoints with strict limits
 // and injected faults, for tests and demos (cmd/genesys-sim).

@@ -16,11 +16,13 @@ const edgesPath = "/api/v2/telephony/providers/edges"
 // maxEdgePages stops paging a listing that never ends.
 const maxEdgePages = 10_000
 
-// listEdges returns every edge of the organization, page by page.
-func (c *Client) listEdges(ctx context.Context) ([]edgeEntity, error) {
+// listEdges returns every edge of the organization, page by page; cloud
+// media devices only with cloudMedia (showCloudMedia defaults to true at
+// Genesys, so it is always sent).
+func (c *Client) listEdges(ctx context.Context, cloudMedia bool) ([]edgeEntity, error) {
 	var all []edgeEntity
 	for page := 1; page <= maxEdgePages; page++ {
-		q := url.Values{"pageSize": {"100"}, "pageNumber": {fmt.Sprint(page)}}
+		q := url.Values{"pageSize": {"100"}, "pageNumber": {fmt.Sprint(page)}, "showCloudMedia": {fmt.Sprint(cloudMedia)}}
 		l, _, err := doJSON(ctx, c, request{op: "list edges", method: http.MethodGet, path: edgesPath + "?" + q.Encode(), perm: permTelephony}, decodeEdgeListing)
 		if err != nil {
 			return nil, err

@@ -1,10 +1,13 @@
 package genesys_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"slices"
 	"strings"
@@ -29,7 +32,12 @@ type archive struct {
 }
 
 func newArchive(t testing.TB, stream string) *archive {
-	return &archive{t: t, st: newFS(t), signer: fixedSigner(t), stream: stream}
+	return newArchiveOn(t, stream, newFS(t))
+}
+
+// newArchiveOn is an archive on st (the file store or the test S3 server).
+func newArchiveOn(t testing.TB, stream string, st store.Store) *archive {
+	return &archive{t: t, st: st, signer: fixedSigner(t), stream: stream}
 }
 
 func (a *archive) run(src export.Source, end time.Time) (*export.Result, error) {
@@ -178,20 +186,8 @@ func TestEdgeSourceSelection(t *testing.T) {
 	}
 }
 
-// malformedJobs answers every read of a log job with broken JSON.
-func malformedJobs(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/logs/jobs/") {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"id":"x","files":[{"id":`)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// TestEdgeSourceListFailures: what goes wrong before any file is opened
-// fails the run with a clear error and no manifest.
+// TestEdgeSourceListFailures: what would fail every edge (credentials,
+// permissions) fails the run with a clear error and no manifest.
 func TestEdgeSourceListFailures(t *testing.T) {
 	edges := smallEdges(2, 2)
 	tests := []struct {
@@ -205,14 +201,10 @@ func TestEdgeSourceListFailures(t *testing.T) {
 	}{
 		{"wrong client secret", sim.Config{Edges: edges}, nil, func(c *genesys.Config) { c.ClientSecret = "wrong-secret" },
 			genesys.EdgeOptions{}, genesys.ErrBadCredentials, []string{"/oauth/token", "invalid_client", "check client_id and client_secret"}},
-		{"unknown edge", sim.Config{Edges: edges}, nil, nil,
-			genesys.EdgeOptions{Edges: []string{edges[0].ID, "no-such-edge"}}, genesys.ErrNotFound, []string{"edge no-such-edge is not known", "correlation id"}},
 		{"missing permission", sim.Config{Edges: edges, Permissions: []string{}}, nil, nil,
 			genesys.EdgeOptions{}, genesys.ErrPermission, []string{"lacks permission telephony:plugin:all"}},
-		{"malformed JSON", sim.Config{Edges: edges}, malformedJobs, nil,
-			genesys.EdgeOptions{Edges: []string{edges[1].ID}}, genesys.ErrMalformed, []string{"edge " + edges[1].ID + " log job", "get log job"}},
-		{"job that never lists its files", sim.Config{Edges: []sim.Edge{edges[0], {ID: "stuck-edge", Stuck: true}}}, nil, nil,
-			genesys.EdgeOptions{JobTimeout: 100 * time.Millisecond}, genesys.ErrTimeout, []string{"log job file listing (edge stuck-edge, job "}},
+		{"missing permission, configured edges", sim.Config{Edges: edges, Permissions: []string{}}, nil, nil,
+			genesys.EdgeOptions{Edges: []string{edges[0].ID, edges[1].ID}}, genesys.ErrPermission, []string{"lacks permission telephony:plugin:all"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,19 +243,27 @@ func TestEdgeSourceFileFailuresRetriedNextRun(t *testing.T) {
 		fix    func(h *harness)
 		o      genesys.EdgeOptions
 		want   []string
+		// oneEdge: only the files of edges[0] fail.
+		oneEdge bool
 	}{
 		{"expired download URLs",
 			func(h *harness) { h.sim.SetStaleURLs(1 << 20) }, func(h *harness) { h.sim.SetStaleURLs(0) },
-			genesys.EdgeOptions{}, []string{"download URL was refused", "edge " + edges[0].ID}},
-		{"uploads failing at the edge",
+			genesys.EdgeOptions{}, []string{"download URL was refused", "edge " + edges[0].ID}, false},
+		{"uploads failing at the edge (ERROR_ON_UPLOAD)",
 			func(h *harness) { h.sim.SetEdge(edges[0].ID, func(e *sim.Edge) { e.FailUploads = true }) },
 			func(h *harness) { h.sim.SetEdge(edges[0].ID, func(e *sim.Edge) { e.FailUploads = false }) },
-			genesys.EdgeOptions{}, []string{"upload status \"Failed\"", "edge " + edges[0].ID + ", job "}},
+			genesys.EdgeOptions{}, []string{"uploadStatus ERROR_ON_UPLOAD", "edge " + edges[0].ID + ", job "}, true},
+		{"uploads stuck in UPLOADING",
+			func(h *harness) { h.sim.SetEdge(edges[0].ID, func(e *sim.Edge) { e.StuckUploads = true }) },
+			func(h *harness) { h.sim.SetEdge(edges[0].ID, func(e *sim.Edge) { e.StuckUploads = false }) },
+			genesys.EdgeOptions{UploadTimeout: 150 * time.Millisecond}, []string{"log file upload (uploadStatus UPLOADING)", "edge " + edges[0].ID + ", job ", "not ready after"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, sim.Config{Seed: 7, Edges: edges}, func(c *genesys.Config) { c.MaxURLRefreshes = 2 })
-			src, err := genesys.NewEdgeSource(h.client, fastEdge(genesys.EdgeOptions{Recurse: true}))
+			o := tt.o
+			o.Recurse = true
+			src, err := genesys.NewEdgeSource(h.client, fastEdge(o))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -272,6 +272,9 @@ func TestEdgeSourceFileFailuresRetriedNextRun(t *testing.T) {
 			res, err := a.run(src, time.Time{})
 			if !errors.Is(err, export.ErrFilesFailed) || res == nil || res.Failed == 0 {
 				t.Fatalf("run: %+v, %v; want failed files in a manifest", res, err)
+			}
+			if tt.oneEdge && (res.Failed != len(edges[0].Files) || res.Files != len(edges[1].Files)) {
+				t.Fatalf("run: %d archived, %d failed; want the files of one edge each", res.Files, res.Failed)
 			}
 			for _, want := range tt.want {
 				if !strings.Contains(res.Manifest.Failures[0].Error, want) {
@@ -421,4 +424,245 @@ func TestOpenStreams(t *testing.T) {
 	} else {
 		t.Logf("reading %d MiB allocated %d KiB", size>>20, alloc>>10)
 	}
+}
+
+// TestEdgeSourceEdgeFailuresRecorded: an edge whose log job fails, is
+// unknown, answers malformed JSON or never lists its files is a recorded
+// failure of that edge; the other edges' files are archived, the run ends
+// in bounded time, and the next run collects the edge once it is fixed.
+func TestEdgeSourceEdgeFailuresRecorded(t *testing.T) {
+	edges := smallEdges(3, 2)
+	tests := []struct {
+		name     string
+		cfg      sim.Config
+		wrap     func(http.Handler) http.Handler
+		o        genesys.EdgeOptions
+		failed   string
+		wantErr  error
+		wantText []string
+	}{
+		{"unknown edge", sim.Config{Edges: edges}, nil,
+			genesys.EdgeOptions{Edges: []string{edges[0].ID, "no-such-edge"}}, "no-such-edge/", genesys.ErrNotFound,
+			[]string{"edge no-such-edge is not known", "context id", "correlation id"}},
+		{"malformed job answer", sim.Config{Edges: edges}, malformedJobsOf(edges[1].ID), genesys.EdgeOptions{}, edges[1].ID + "/", genesys.ErrMalformed,
+			[]string{"edge " + edges[1].ID + " log job", "get log job"}},
+		{"job that never lists its files", sim.Config{Edges: append(slices.Clone(edges), sim.Edge{ID: "stuck-edge", Stuck: true})}, nil,
+			genesys.EdgeOptions{JobTimeout: 100 * time.Millisecond}, "stuck-edge/", genesys.ErrTimeout,
+			[]string{"log job file listing (edge stuck-edge, job "}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarnessWrapped(t, tt.cfg, nil, tt.wrap)
+			tt.o.Recurse = true
+			src, err := genesys.NewEdgeSource(h.client, fastEdge(tt.o))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newArchive(t, "edges")
+			start := time.Now()
+			res, err := a.run(src, time.Time{})
+			if !errors.Is(err, export.ErrFilesFailed) || res == nil || res.Failed != 1 {
+				t.Fatalf("run: %+v, %v; want one recorded failure", res, err)
+			}
+			if took := time.Since(start); took > 10*time.Second {
+				t.Fatalf("run took %s", took)
+			}
+			f := res.Manifest.Failures[0]
+			if f.ID != tt.failed {
+				t.Fatalf("failure of %q, want %q", f.ID, tt.failed)
+			}
+			for _, want := range tt.wantText {
+				if !strings.Contains(f.Error, want) {
+					t.Errorf("failure %q does not say %q", f.Error, want)
+				}
+			}
+			wantFiles := 0
+			for _, e := range tt.cfg.Edges {
+				if (len(tt.o.Edges) == 0 || slices.Contains(tt.o.Edges, e.ID)) && e.ID+"/" != tt.failed {
+					wantFiles += len(e.Files)
+				}
+			}
+			if res.Files != wantFiles {
+				t.Fatalf("%d files archived, want the other edges' %d: %+v", res.Files, wantFiles, res.Manifest)
+			}
+			h.checkNoSecrets(f.Error)
+			a.verify()
+		})
+	}
+}
+
+// malformedJobsOf answers the reads of one edge's log jobs with broken
+// JSON.
+func malformedJobsOf(edge string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, edge+"/logs/jobs/") {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"id":"x","files":[{"id":`)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// badFieldJobs rewrites one file of every log job: its sizeBytes becomes a
+// fraction, as a server with a bug might send.
+func badFieldJobs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/logs/jobs/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		body := rec.Body.String()
+		if i := strings.Index(body, `"sizeBytes":`); i >= 0 {
+			j := i + len(`"sizeBytes":`)
+			k := j + strings.IndexAny(body[j:], ",}")
+			body = body[:j] + "12.5" + body[k:]
+		}
+		for k, v := range rec.Header() {
+			if k != "Content-Length" {
+				w.Header()[k] = v
+			}
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = io.WriteString(w, body)
+	})
+}
+
+// TestEdgeSourceBadFieldRecorded: a file whose sizeBytes is not a whole
+// number is a recorded failure naming the field and the endpoint; the
+// job's other files are archived.
+func TestEdgeSourceBadFieldRecorded(t *testing.T) {
+	edges := smallEdges(2, 3)
+	h := newHarnessWrapped(t, sim.Config{Seed: 7, Edges: edges}, nil, badFieldJobs)
+	src, err := genesys.NewEdgeSource(h.client, fastEdge(genesys.EdgeOptions{Recurse: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newArchive(t, "edges")
+	res, err := a.run(src, time.Time{})
+	if !errors.Is(err, export.ErrFilesFailed) || res == nil || res.Failed != 2 || res.Files != 4 {
+		t.Fatalf("run: %+v, %v; want one failed file per edge and 4 archived", res, err)
+	}
+	for _, f := range res.Manifest.Failures {
+		for _, want := range []string{"files[0].sizeBytes: 12.5 is not a whole number", "GET /api/v2/telephony/providers/edges/", "malformed answer"} {
+			if !strings.Contains(f.Error, want) {
+				t.Errorf("failure %q does not say %q", f.Error, want)
+			}
+		}
+	}
+	a.verify()
+}
+
+// TestEdgeSourceOfflineEdge is the issue's acceptance test, against the
+// simulator following the published models: with no edges configured and
+// one edge offline (and a cloud media device, and a deleted edge), every
+// file of the online edges is archived byte for byte, uploads are
+// requested in one batch per job, the offline edge is in the manifest's
+// skipped list, the run ends in bounded time and verifies, and a rerun
+// archives nothing. Once the edge is back, its files are collected.
+func TestEdgeSourceOfflineEdge(t *testing.T) {
+	for _, tc := range []struct {
+		store   int
+		unknown bool
+	}{{0, false}, {0, true}, {1, false}} {
+		unknown := tc.unknown
+		t.Run(fmt.Sprintf("%s/unknown enums %v", burstStores[tc.store].name, unknown), func(t *testing.T) {
+			edges := smallEdges(4, 5)
+			edges[2].Offline = true
+			edges = append(edges, sim.Edge{ID: "cloud-media-1", Name: "cdm", CloudMedia: true, Stuck: true},
+				sim.Edge{ID: "deleted-1", Name: "old", State: "deleted", Stuck: true})
+			cfg := sim.Config{Seed: 7, Edges: edges, JobDelay: 20 * time.Millisecond, UploadDelay: 40 * time.Millisecond, UnknownEnums: unknown}
+			h := newHarness(t, cfg, nil)
+			// A job timeout far longer than the test: an offline edge must
+			// not be waited for.
+			src, err := genesys.NewEdgeSource(h.client, fastEdge(genesys.EdgeOptions{Recurse: true, JobTimeout: 10 * time.Minute}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newArchiveOn(t, "edges", burstStores[tc.store].open(t))
+			start := time.Now()
+			res, err := a.run(src, time.Time{})
+			if err != nil || res.Files != 15 || res.NotCollected != 2 || res.Failed != 0 {
+				t.Fatalf("run: %+v, %v; want 15 files, 2 edges not collected", res, err)
+			}
+			if took := time.Since(start); took > 20*time.Second {
+				t.Fatalf("run took %s", took)
+			}
+			sk := res.Manifest.Skipped
+			if len(sk) != 2 || sk[0].ID != edges[2].ID+"/" && sk[1].ID != edges[2].ID+"/" {
+				t.Fatalf("skipped %+v", sk)
+			}
+			for _, k := range sk {
+				if !strings.Contains(k.Reason, "was not collected") {
+					t.Errorf("reason %q", k.Reason)
+				}
+				if k.ID == edges[2].ID+"/" && !strings.Contains(k.Reason, "onlineStatus OFFLINE") {
+					t.Errorf("offline edge: reason %q", k.Reason)
+				}
+				if k.ID == "deleted-1/" && !strings.Contains(k.Reason, "state deleted") {
+					t.Errorf("deleted edge: reason %q", k.Reason)
+				}
+			}
+			for _, o := range res.Manifest.Objects {
+				ids := o.Source.IDs
+				rc, _, err := a.st.Get(context.Background(), o.Key, store.GetOptions{VersionID: o.VersionID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := io.ReadAll(rc)
+				rc.Close()
+				want, _ := io.ReadAll(sim.Content(cfg.Seed, ids[genesys.IDEdge], ids[genesys.IDEdgePath], o.Size))
+				if !bytes.Equal(got, want) || ids[genesys.IDEdge] == edges[2].ID {
+					t.Fatalf("%s: archived bytes differ, or from the offline edge", o.Source.ID)
+				}
+				if ids[genesys.IDSizeBytes] != fmt.Sprintf("%d.0", o.Size) {
+					t.Fatalf("%s: size_bytes %q, want the double as sent", o.Source.ID, ids[genesys.IDSizeBytes])
+				}
+			}
+			if n := h.sim.UploadRequests(); n != 3 {
+				t.Fatalf("%d upload requests for 3 jobs, want one batch each", n)
+			}
+			a.verify()
+			res, err = a.run(src, time.Time{})
+			if err != nil || res.Files != 0 || res.Skipped != 15 || res.NotCollected != 2 {
+				t.Fatalf("rerun: %+v, %v; want nothing archived again", res, err)
+			}
+			h.sim.SetEdge(edges[2].ID, func(e *sim.Edge) { e.Offline = false })
+			res, err = a.run(src, time.Time{})
+			if err != nil || res.Files != 5 || res.NotCollected != 1 {
+				t.Fatalf("edge back online: %+v, %v; want its 5 files", res, err)
+			}
+			a.verify()
+			if unknown && !strings.Contains(h.logs.String(), "upload status this version does not know") {
+				t.Fatal("no warning about the unknown upload status")
+			}
+			h.checkNoSecrets()
+		})
+	}
+}
+
+// TestEdgeSourceConfiguredOfflineEdge: a configured edge that the listing
+// reports offline is recorded as not collected at once, not waited for.
+func TestEdgeSourceConfiguredOfflineEdge(t *testing.T) {
+	edges := smallEdges(2, 3)
+	edges[1].Offline = true
+	h := newHarness(t, sim.Config{Seed: 7, Edges: edges}, nil)
+	src, err := genesys.NewEdgeSource(h.client, fastEdge(genesys.EdgeOptions{Edges: []string{edges[0].ID, edges[1].ID}, Recurse: true, JobTimeout: 10 * time.Minute}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newArchive(t, "edges")
+	start := time.Now()
+	res, err := a.run(src, time.Time{})
+	if err != nil || res.Files != 3 || res.NotCollected != 1 || res.Manifest.Skipped[0].ID != edges[1].ID+"/" {
+		t.Fatalf("run: %+v, %v", res, err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("run took %s", took)
+	}
+	a.verify()
 }

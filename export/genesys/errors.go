@@ -58,9 +58,10 @@ type APIError struct {
 	// Permissions are the permissions a 403 names as missing, or the ones
 	// the endpoint is documented to need.
 	Permissions []string
-	// CorrelationID is the answer's ININ-Correlation-Id, for Genesys
-	// support.
+	// CorrelationID is the answer's ININ-Correlation-Id and ContextID the
+	// error body's contextId: Genesys support asks for both.
 	CorrelationID string
+	ContextID     string
 	kind          error
 }
 
@@ -78,6 +79,9 @@ func (e *APIError) Error() string {
 	}
 	if e.Message != "" {
 		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if e.ContextID != "" {
+		fmt.Fprintf(&b, " [context id %s]", e.ContextID)
 	}
 	if e.CorrelationID != "" {
 		fmt.Fprintf(&b, " [correlation id %s]", e.CorrelationID)

@@ -1,6 +1,7 @@
 package genesys
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -19,6 +20,14 @@ func FuzzDecoders(f *testing.F) {
 		`{"message":"You are missing the following permission(s): [telephony:plugin:all]","code":"missing.any.permissions","status":403,"messageParams":{"p":"audits:audit:view"}}`,
 		`{"error":"invalid_client"}`,
 		`[]`, `null`, `{"files":null}`, `{"entities":[null]}`, `{"files":[{"id":"x","sizeBytes":-1}]}`,
+		// As the published models have them: sizeBytes a double, upload
+		// states upper case, edges with onlineStatus, unknown enums.
+		`{"id":"j1","files":[{"id":"f1","edgePath":"a.log","sizeBytes":1234.0,"uploadStatus":"UPLOADED","downloadId":"d1"},{"id":"f2","edgePath":"b.log","sizeBytes":1.5e3,"uploadStatus":"UPLOADING"}]}`,
+		`{"id":"j1","files":[{"id":"f1","edgePath":"a.log","sizeBytes":12.5},{"id":"f2","edgePath":"b.log","sizeBytes":"12"},{"id":3},{"id":"f4","edgePath":"c","sizeBytes":1e300},{"id":"f1","edgePath":"d","sizeBytes":1}]}`,
+		`{"id":"j1","files":[{"id":"f1","edgePath":"a.log","sizeBytes":9007199254740993,"uploadStatus":"QUEUED_AT_EDGE","timeModified":"yesterday"}]}`,
+		`{"entities":[{"id":"e1","name":"edge","state":"inactive","onlineStatus":"OFFLINE","edgeDeploymentType":"CDM"},{"id":"e2","onlineStatus":"DEGRADED"}],"pageCount":1}`,
+		`{"id":"q1","state":"Pending"}`, `{"id":"q1","state":"succeeded"}`,
+		`{"message":"Rate limit exceeded","code":"too.many.requests","status":429,"contextId":"c0ffee","details":[{"errorCode":"x"}],"errors":[]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -32,8 +41,13 @@ func FuzzDecoders(f *testing.F) {
 		}
 		if j, err := decodeLogJob(data); err == nil {
 			for _, fl := range j.Files {
-				if fl.ID == "" || fl.path() == "" || fl.SizeBytes < 0 {
+				if fl.ID == "" || fl.path() == "" || fl.Size < 0 || fl.Size > maxExactSize {
 					t.Fatalf("accepted file %+v", fl)
+				}
+			}
+			for _, b := range j.Bad {
+				if b.Err == nil || !errors.Is(b.Err, ErrMalformed) {
+					t.Fatalf("bad file without a malformed error: %+v", b)
 				}
 			}
 		}
@@ -42,7 +56,9 @@ func FuzzDecoders(f *testing.F) {
 		}
 		_, _ = decodeDownloadURL(data)
 		_, _ = decodeOrganization(data)
-		_, _ = decodeAuditStatus(data)
+		if st, err := decodeAuditStatus(data); err == nil && st.ID == "" {
+			t.Fatal("accepted an audit status without id")
+		}
 		if r, err := decodeAuditResults(data); err == nil {
 			for _, e := range r.Entities {
 				_, _ = auditLine(nil, e)

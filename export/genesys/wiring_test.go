@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
-	"github.com/logkeeper/logkeeper/service/app"
 	"github.com/logkeeper/logkeeper/internal/config"
+	"github.com/logkeeper/logkeeper/service/app"
 )
 
 // TestConfigToArchive: both source types, configured as a user writes
@@ -42,6 +42,8 @@ streams:
       client_secret: ${GENESYS_TEST_SECRET}
       service_name: Directory
       query: "Action=Update"
+      since: 2026-11-01
+      settle: 10m
 `
 	c, err := config.Parse([]byte(doc), t.TempDir())
 	if err != nil {

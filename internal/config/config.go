@@ -186,7 +186,31 @@ type Source struct {
 	ServiceName string `yaml:"service_name"`
 	// MaxConcurrency caps concurrent Genesys requests, 1..256.
 	MaxConcurrency int `yaml:"max_concurrency"`
+
+	// Since is how far back a genesys-audit source reaches: a date
+	// (2025-01-31), a time (RFC 3339) or an age (365d, 720h). The loader
+	// fills SinceDate or SinceAge from it; empty means the documented
+	// audit retention (one year).
+	Since     string        `yaml:"since"`
+	SinceDate time.Time     `yaml:"-"`
+	SinceAge  time.Duration `yaml:"-"`
+	// Settle delays the audit queries of a window (default 15m, 0..24h;
+	// the defaults of Settle and RecheckWindows are set for genesys-audit
+	// sources only).
+	Settle time.Duration `yaml:"settle"`
+	// RecheckWindows is how many of the latest audit intervals each run
+	// queries again for records indexed late (default 3, 0..100; 0 turns
+	// the recheck off).
+	RecheckWindows int `yaml:"recheck_windows"`
 }
+
+// Defaults and bounds of the genesys-audit keys.
+const (
+	DefaultSettle         = 15 * time.Minute
+	MaxSettle             = 24 * time.Hour
+	DefaultRecheckWindows = 3
+	MaxRecheckWindows     = 100
+)
 
 // Load reads and parses the configuration file at path. Relative paths in
 // the file are resolved against the file's folder.

@@ -14,6 +14,7 @@ import (
 var testEnv = map[string]string{
 	"GENESYS_CLIENT_ID":     "client-123",
 	"GENESYS_CLIENT_SECRET": "s3cr3t-Zq8v",
+	"SCHED":                 "@every 15m",
 }
 
 func lookupIn(env map[string]string) func(string) (string, bool) {
@@ -98,6 +99,10 @@ func TestParseValidUsesEveryKey(t *testing.T) {
 					ClientSecret:   "s3cr3t-Zq8v",
 					ServiceName:    "Architect",
 					MaxConcurrency: 8,
+					Since:          "2026-01-01",
+					SinceDate:      time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+					Settle:         30 * time.Minute,
+					RecheckWindows: 4,
 				},
 			},
 		},

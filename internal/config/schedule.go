@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 )
@@ -33,4 +34,36 @@ func ParseSchedule(spec string) (sched cron.Schedule, err error) {
 		}
 	}()
 	return scheduleParser.Parse(spec)
+}
+
+// SchedulePeriod returns the period of a schedule, the default length of
+// a stream's window: the delay of "@every D", and for a cron spec the
+// shortest interval between consecutive firings over two years from the Unix
+// epoch (one hour for "@hourly" and "0 5 * * * *", 8h for "0 9,17 * * *",
+// 28 days for "@monthly"), so that every firing closes at least one
+// window. A schedule that fires less than twice in that span gets
+// DefaultWindow.
+func SchedulePeriod(sched cron.Schedule) time.Duration {
+	if c, ok := sched.(cron.ConstantDelaySchedule); ok {
+		return c.Delay
+	}
+	const maxFirings = 10_000 // bounds the loop for every-second specs
+	start := time.Unix(0, 0).UTC()
+	end := start.AddDate(2, 0, 1)
+	var period time.Duration
+	prev := sched.Next(start)
+	for range maxFirings {
+		next := sched.Next(prev)
+		if next.IsZero() || next.After(end) {
+			break
+		}
+		if gap := next.Sub(prev); period == 0 || gap < period {
+			period = gap
+		}
+		prev = next
+	}
+	if period <= 0 {
+		return DefaultWindow
+	}
+	return period
 }

@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/logkeeper/logkeeper/internal/gcregion"
 )
 
 // Limits checked by the validator.
@@ -30,7 +33,7 @@ var streamName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // genesysKeys are the source keys that only Genesys sources use.
 var genesysKeys = []string{"region", "api_url", "login_url", "client_id", "client_secret",
-	"edges", "query", "recurse", "service_name", "max_concurrency"}
+	"edges", "query", "recurse", "service_name", "max_concurrency", "since", "settle", "recheck_windows"}
 
 // validator checks decoded values, fills derived fields (parsed URLs,
 // absolute paths) and records problems. Checks skip a path where decoding
@@ -318,7 +321,11 @@ func (v *validator) streams(streams []Stream) {
 			}
 		}
 		if s.Schedule != "" {
-			if _, err := ParseSchedule(s.Schedule); err != nil {
+			if sched, err := ParseSchedule(s.Schedule); err == nil {
+				if v.fields[p+".window"] == nil { // not written: the schedule's period
+					s.Window = SchedulePeriod(sched)
+				}
+			} else {
 				if v.expanded(p + ".schedule") {
 					// The parser's message quotes the spec.
 					v.fail(p+".schedule", "invalid cron spec %s", v.show(p+".schedule", s.Schedule))
@@ -377,7 +384,7 @@ func (v *validator) dirSource(p string, s *Source) {
 
 func (v *validator) genesysSource(p string, s *Source) {
 	if s.Type == SourceGenesysEdge {
-		v.notUsed(p, s.Type, "service_name")
+		v.notUsed(p, s.Type, "service_name", "since", "settle", "recheck_windows")
 		// The edge path is a folder on the edge, not on this machine: it
 		// is passed to Genesys as written, never resolved.
 		if strings.ContainsFunc(s.Path, isControl) {
@@ -385,6 +392,7 @@ func (v *validator) genesysSource(p string, s *Source) {
 		}
 	} else {
 		v.notUsed(p, s.Type, "edges", "path")
+		v.auditKeys(p, s)
 	}
 
 	switch {
@@ -393,9 +401,10 @@ func (v *validator) genesysSource(p string, s *Source) {
 			v.fail(p+".region", "set either region, or api_url and login_url, not both")
 			break
 		}
-		region := strings.ToLower(s.Region)
-		if !validDomain(region) {
-			v.fail(p+".region", "must be a Genesys Cloud domain such as mypurecloud.com, got %s", v.show(p+".region", s.Region))
+		region, ok := gcregion.Lookup(s.Region)
+		if !ok {
+			v.fail(p+".region", "must be a Genesys Cloud region (%s, or its AWS region name such as us-east-1; for another, set api_url and login_url), got %s",
+				strings.Join(gcregion.Domains(), ", "), v.show(p+".region", s.Region))
 			break
 		}
 		s.Region = region
@@ -427,6 +436,55 @@ func (v *validator) genesysSource(p string, s *Source) {
 	if s.MaxConcurrency < 1 || s.MaxConcurrency > maxSourceRequests {
 		v.fail(p+".max_concurrency", "must be between 1 and %d, got %d", maxSourceRequests, s.MaxConcurrency)
 	}
+}
+
+// auditKeys checks since, settle and recheck_windows of a genesys-audit
+// source.
+func (v *validator) auditKeys(p string, s *Source) {
+	if s.Since != "" {
+		date, age, err := parseSince(s.Since)
+		if err != nil {
+			v.fail(p+".since", "%v, got %s", err, v.show(p+".since", s.Since))
+		}
+		s.SinceDate, s.SinceAge = date, age
+	}
+	if !v.present(p + ".settle") {
+		s.Settle = DefaultSettle
+	}
+	if !v.present(p + ".recheck_windows") {
+		s.RecheckWindows = DefaultRecheckWindows
+	}
+	if s.Settle < 0 || s.Settle > MaxSettle {
+		v.fail(p+".settle", "must be between 0s and %s, got %s", MaxSettle, s.Settle)
+	}
+	if s.RecheckWindows < 0 || s.RecheckWindows > MaxRecheckWindows {
+		v.fail(p+".recheck_windows", "must be between 0 and %d, got %d", MaxRecheckWindows, s.RecheckWindows)
+	}
+}
+
+// parseSince reads a date (2006-01-02, UTC), an RFC 3339 time, or an age:
+// a duration, or a whole number of days such as 365d. The age must be
+// positive.
+func parseSince(s string) (time.Time, time.Duration, error) {
+	const want = "must be a date (2025-01-31), an RFC 3339 time or an age such as 365d or 720h"
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t.UTC(), 0, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), 0, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*366 {
+			return time.Time{}, 0, errors.New(want)
+		}
+		return time.Time{}, time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return time.Time{}, 0, errors.New(want)
+	}
+	return time.Time{}, d, nil
 }
 
 // genesysURL checks a Genesys base URL and returns it without a trailing
@@ -485,26 +543,6 @@ func validBucket(b string) bool {
 }
 
 func badSegment(s string) bool { return s == "" || s == "." || s == ".." }
-
-// validDomain accepts a DNS name of at least two labels, such as
-// mypurecloud.com or usw2.pure.cloud.
-func validDomain(s string) bool {
-	labels := strings.Split(s, ".")
-	if len(s) > 253 || len(labels) < 2 {
-		return false
-	}
-	for _, l := range labels {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for _, c := range l {
-			if !(c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {

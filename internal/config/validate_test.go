@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/logkeeper/logkeeper/internal/gcregion"
 	"regexp"
 	"slices"
 	"strings"
@@ -302,7 +303,13 @@ func TestParseErrors(t *testing.T) {
   - name: e
     source: {type: genesys-audit, region: 'https://mypurecloud.com', client_id: id, client_secret: s}
 `, []string{
-			`streams[0].source.region: must be a Genesys Cloud domain such as mypurecloud.com, got "https://mypurecloud.com" (line 7)`,
+			`streams[0].source.region: must be a Genesys Cloud region (` + strings.Join(gcregion.Domains(), ", ") + `, or its AWS region name such as us-east-1; for another, set api_url and login_url), got "https://mypurecloud.com" (line 7)`,
+		}},
+		{"genesys region not in the SDK's list", okStore + okSigning + `streams:
+  - name: e
+    source: {type: genesys-audit, region: apse2.pure.cloud, client_id: id, client_secret: s}
+`, []string{
+			`streams[0].source.region: must be a Genesys Cloud region (` + strings.Join(gcregion.Domains(), ", ") + `, or its AWS region name such as us-east-1; for another, set api_url and login_url), got "apse2.pure.cloud" (line 7)`,
 		}},
 		{"genesys urls", okStore + okSigning + `streams:
   - name: e
@@ -369,6 +376,30 @@ func TestParseErrors(t *testing.T) {
 			`streams[0].source.edges[2]: duplicate edge id "e1", also edges[0] (line 12)`,
 			"streams[0].source.max_concurrency: must be between 1 and 256, got 257 (line 13)",
 			"streams[1].source.max_concurrency: must be between 1 and 256, got 0 (line 15)",
+		}},
+
+		{"genesys audit since, settle and recheck_windows", okStore + okSigning + `streams:
+  - name: a
+    source: {type: genesys-audit, region: mypurecloud.com, client_id: id, client_secret: s, since: yesterday, settle: -1m, recheck_windows: 101}
+  - name: b
+    source: {type: genesys-audit, region: mypurecloud.com, client_id: id, client_secret: s, since: 0d, settle: 25h, recheck_windows: -1}
+  - name: c
+    source: {type: genesys-edge, region: mypurecloud.com, client_id: id, client_secret: s, since: 30d, settle: 1m, recheck_windows: 2}
+  - name: d
+    source: {type: genesys-audit, region: mypurecloud.com, client_id: id, client_secret: s, since: 2026-02-30, settle: soon, recheck_windows: many}
+`, []string{
+			`streams[0].source.since: must be a date (2025-01-31), an RFC 3339 time or an age such as 365d or 720h, got "yesterday" (line 7)`,
+			"streams[0].source.settle: must be between 0s and 24h0m0s, got -1m0s (line 7)",
+			"streams[0].source.recheck_windows: must be between 0 and 100, got 101 (line 7)",
+			`streams[1].source.since: must be a date (2025-01-31), an RFC 3339 time or an age such as 365d or 720h, got "0d" (line 9)`,
+			"streams[1].source.settle: must be between 0s and 24h0m0s, got 25h0m0s (line 9)",
+			"streams[1].source.recheck_windows: must be between 0 and 100, got -1 (line 9)",
+			"streams[2].source.since: not used by source type genesys-edge (line 11)",
+			"streams[2].source.settle: not used by source type genesys-edge (line 11)",
+			"streams[2].source.recheck_windows: not used by source type genesys-edge (line 11)",
+			`streams[3].source.settle: must be a duration such as 30s or 1h30m, got "soon" (line 13)`,
+			`streams[3].source.recheck_windows: must be an integer, got "many" (line 13)`,
+			`streams[3].source.since: must be a date (2025-01-31), an RFC 3339 time or an age such as 365d or 720h, got "2026-02-30" (line 13)`,
 		}},
 
 		// YAML features.

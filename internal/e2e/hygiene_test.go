@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logkeeper/logkeeper/service/app"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/testenv"
+	"github.com/logkeeper/logkeeper/service/app"
 )
 
 // encodings returns the forms a secret could leak in.
@@ -122,8 +122,8 @@ func TestSecretsNeverInOutput(t *testing.T) {
 		args     []string
 		wantFail bool
 	}{
-		{"export", cenv, []string{"export", "-c", cfg, "--stream", "edge", "--log-level", "debug"}, false},
-		{"export json logs", cenv, []string{"export", "-c", cfg, "--stream", "edge", "--log-level", "debug", "--log-json", "--json"}, false},
+		{"export text logs", cenv, []string{"export", "-c", cfg, "--stream", "edge", "--log-level", "debug", "--log-format", "text"}, false},
+		{"export json logs", cenv, []string{"export", "-c", cfg, "--stream", "edge", "--log-level", "debug", "--log-format", "json", "--json"}, false},
 		{"verify deep", cenv, []string{"verify", "-c", cfg, "--stream", "edge", "--deep", "--log-level", "debug", "--json"}, false},
 		{"export refused credentials", badAWS, []string{"export", "-c", cfg, "--stream", "edge", "--log-level", "debug"}, true},
 		{"export genesys refused", cenv, []string{"export", "-c", cfg, "--stream", "audit", "--log-level", "debug"}, true},

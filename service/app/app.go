@@ -158,7 +158,7 @@ func NewSource(s *config.Stream, clients *Clients, log *slog.Logger) (export.Sou
 				Edges: s.Source.Edges, Path: s.Source.Path, Query: s.Source.Query, Recurse: s.Source.Recurse,
 			})
 		} else {
-			src, err = genesys.NewAuditSource(c, genesys.AuditOptions{ServiceName: s.Source.ServiceName, Query: s.Source.Query})
+			src, err = genesys.NewAuditSource(c, auditOptions(s.Source))
 		}
 	default:
 		err = fmt.Errorf("source type %s is not supported", s.Source.Type)
@@ -167,6 +167,23 @@ func NewSource(s *config.Stream, clients *Clients, log *slog.Logger) (export.Sou
 		return nil, fmt.Errorf("stream %s: %w", s.Name, err)
 	}
 	return src, nil
+}
+
+// auditOptions maps a genesys-audit source's keys to the source's options
+// (whose zero values mean "default", where the configuration's 0 means
+// "none").
+func auditOptions(src config.Source) genesys.AuditOptions {
+	o := genesys.AuditOptions{
+		ServiceName: src.ServiceName, Query: src.Query, SinceDate: src.SinceDate, SinceAge: src.SinceAge,
+		Settle: src.Settle, RecheckWindows: src.RecheckWindows,
+	}
+	if o.Settle == 0 {
+		o.Settle = -1
+	}
+	if o.RecheckWindows == 0 {
+		o.RecheckWindows = -1
+	}
+	return o
 }
 
 // NewJob builds the export job of one stream.

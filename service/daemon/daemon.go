@@ -18,9 +18,9 @@ import (
 
 	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/export"
-	"github.com/logkeeper/logkeeper/service/lease"
 	"github.com/logkeeper/logkeeper/internal/metrics"
 	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/service/lease"
 )
 
 // RunFunc runs one export of a stream covering the window that ends at
@@ -89,6 +89,11 @@ type Options struct {
 	// StopTimeout bounds the wait for cancelled exports to return after the
 	// grace period (default 45s: an upload abort has 30s).
 	StopTimeout time.Duration
+	// NothingDue, when set, is called by a tick of a stream that had no
+	// complete window to archive, with the end of its next window (so
+	// run --once can say when to come back). Ticks of different streams
+	// may call it at once.
+	NothingDue func(stream string, nextEnd time.Time)
 }
 
 // Daemon schedules the streams of a configuration.

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/export"
-	"github.com/logkeeper/logkeeper/service/daemon"
 	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/service/daemon"
 )
 
 // checkWindows checks that the windows of the manifests meet, that every

@@ -21,7 +21,6 @@ import (
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/export/dirsource"
 	"github.com/logkeeper/logkeeper/internal/config"
-	"github.com/logkeeper/logkeeper/service/daemon"
 	"github.com/logkeeper/logkeeper/internal/metrics"
 	"github.com/logkeeper/logkeeper/internal/signing"
 	"github.com/logkeeper/logkeeper/internal/store"
@@ -29,6 +28,7 @@ import (
 	"github.com/logkeeper/logkeeper/internal/store/s3store"
 	"github.com/logkeeper/logkeeper/internal/testenv"
 	"github.com/logkeeper/logkeeper/manifest"
+	"github.com/logkeeper/logkeeper/service/daemon"
 )
 
 // clock is a settable clock.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/export"
-	"github.com/logkeeper/logkeeper/service/lease"
 	"github.com/logkeeper/logkeeper/internal/metrics"
+	"github.com/logkeeper/logkeeper/service/lease"
 )
 
 var debugStack = debug.Stack
@@ -78,6 +78,9 @@ func (d *Daemon) tick(ctx context.Context, s *Setup, leases *lease.Manager, st S
 		now := d.now()
 		end, ok := NextEnd(watermark, archived, st.Window, now)
 		if !ok {
+			if n == 1 {
+				d.nothingDue(log, st.Name, end)
+			}
 			break
 		}
 		begin := epoch
@@ -117,4 +120,12 @@ func (d *Daemon) failure(ctx context.Context) string {
 		return metrics.ResultCancelled
 	}
 	return metrics.ResultFailed
+}
+
+// nothingDue reports a tick with no complete window: when the next closes.
+func (d *Daemon) nothingDue(log *slog.Logger, stream string, end time.Time) {
+	log.Info("nothing due", "next_window_end", end, "in", end.Sub(d.now()).Round(time.Second).String())
+	if d.o.NothingDue != nil {
+		d.o.NothingDue(stream, end)
+	}
 }

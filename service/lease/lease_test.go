@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logkeeper/logkeeper/service/lease"
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/internal/store/fsstore"
 	"github.com/logkeeper/logkeeper/internal/store/s3store"
 	"github.com/logkeeper/logkeeper/internal/testenv"
+	"github.com/logkeeper/logkeeper/service/lease"
 )
 
 // clock is a fake clock shared by managers, as if their hosts agreed.

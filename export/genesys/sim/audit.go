@@ -21,6 +21,10 @@ type AuditRecord struct {
 	EntityType  string
 	EntityID    string
 	UserID      string
+	// IndexedAt, when set, is when the record becomes visible to audit
+	// queries: a query created before it does not return the record, as
+	// a record indexed late is missed by a query of its interval.
+	IndexedAt time.Time
 }
 
 // JSON renders the record as the audit API returns it.
@@ -72,6 +76,7 @@ type auditRun struct {
 	id      string
 	created time.Time
 	records []json.RawMessage
+	reads   int // status reads so far
 }
 
 // handleCreateAudit is POST /api/v2/audits/query {interval, serviceName,
@@ -84,6 +89,10 @@ func (s *Server) handleCreateAudit(w http.ResponseWriter, r *http.Request) {
 			Property string `json:"property"`
 			Value    string `json:"value"`
 		} `json:"filters"`
+		Sort []struct {
+			Name      string `json:"name"`
+			SortOrder string `json:"sortOrder"`
+		} `json:"sort"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		writeError(w, http.StatusBadRequest, "bad.request", "invalid body")
@@ -97,7 +106,13 @@ func (s *Server) handleCreateAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run := &auditRun{id: s.newID(), created: time.Now()}
-	for _, rec := range s.cfg.AuditRecords {
+	s.mu.Lock()
+	records := slices.Clone(s.cfg.AuditRecords)
+	s.mu.Unlock()
+	for _, rec := range records {
+		if !rec.IndexedAt.IsZero() && run.created.Before(rec.IndexedAt) {
+			continue
+		}
 		if rec.EventDate.Before(start) || !rec.EventDate.Before(end) ||
 			req.ServiceName != "" && rec.ServiceName != req.ServiceName {
 			continue
@@ -125,6 +140,15 @@ func (s *Server) handleCreateAudit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	slices.SortStableFunc(run.records, func(x, y json.RawMessage) int { return strings.Compare(eventDate(x), eventDate(y)) })
+	for _, o := range req.Sort {
+		if o.Name != "Timestamp" || o.SortOrder != "ascending" && o.SortOrder != "descending" {
+			writeError(w, http.StatusBadRequest, "bad.request", "sort must be Timestamp ascending or descending")
+			return
+		}
+		if o.SortOrder == "descending" {
+			slices.Reverse(run.records)
+		}
+	}
 	s.mu.Lock()
 	s.audits[run.id] = run
 	s.mu.Unlock()
@@ -148,7 +172,13 @@ func (s *Server) auditRun(w http.ResponseWriter, r *http.Request) (*auditRun, st
 		return nil, "", false
 	}
 	el := time.Since(run.created)
+	s.mu.Lock()
+	run.reads++
+	first := run.reads == 1
+	s.mu.Unlock()
 	switch {
+	case s.cfg.UnknownEnums && (first || el < s.cfg.AuditDelay/2):
+		return run, "Pending", true
 	case el < s.cfg.AuditDelay/2:
 		return run, "Queued", true
 	case el < s.cfg.AuditDelay:
@@ -200,4 +230,12 @@ func (s *Server) handleAuditResults(w http.ResponseWriter, r *http.Request) {
 		resp["cursor"] = base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "o:%d", end))
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// AddAuditRecords adds records to the organization's audit trail while the
+// simulator runs.
+func (s *Server) AddAuditRecords(recs ...AuditRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.AuditRecords = append(s.cfg.AuditRecords, recs...)
 }

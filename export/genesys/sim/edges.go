@@ -19,8 +19,18 @@ type Edge struct {
 	Files []File
 	// Stuck makes the edge's log jobs never list their files.
 	Stuck bool
-	// FailUploads makes every upload from the edge end as Failed.
-	FailUploads bool
+	// Offline makes the edge listing report onlineStatus OFFLINE, and the
+	// edge's log jobs never list their files (an offline edge cannot).
+	Offline bool
+	// State is the edge's state in the listing (default active).
+	State string
+	// CloudMedia marks a cloud media device: the listing shows it only
+	// when showCloudMedia is true or absent (the API's default).
+	CloudMedia bool
+	// FailUploads makes every upload from the edge end as ERROR_ON_UPLOAD;
+	// StuckUploads keeps every upload UPLOADING.
+	FailUploads  bool
+	StuckUploads bool
 }
 
 // File is a log file on an edge.
@@ -69,11 +79,15 @@ type jobFile struct {
 	file       File // as the edge had it when the job was created
 	requested  time.Time
 	downloadID string
+	// views counts the job reads that showed the file since its upload
+	// was requested.
+	views int
 }
 
 type download struct {
-	edge string
-	file File
+	edge  string
+	file  File
+	ready bool // the file is UPLOADED
 }
 
 // SetEdge changes an edge while the simulator runs: fn gets the edge
@@ -99,13 +113,30 @@ func (s *Server) handleEdges(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad.request", "invalid paging")
 		return
 	}
-	all := s.cfg.Edges
+	showCloud := r.URL.Query().Get("showCloudMedia") != "false"
+	s.mu.Lock()
+	var all []map[string]any
+	for _, e := range s.cfg.Edges {
+		if e.CloudMedia && !showCloud {
+			continue
+		}
+		online, state, kind := "ONLINE", "active", "HARDWARE"
+		if e.Offline {
+			online = "OFFLINE"
+		}
+		if e.State != "" {
+			state = e.State
+		}
+		if e.CloudMedia {
+			kind = "CDM"
+		}
+		all = append(all, map[string]any{"id": e.ID, "name": e.Name, "state": state, "onlineStatus": online,
+			"statusCode": "ACTIVE", "edgeDeploymentType": kind, "selfUri": "/api/v2/telephony/providers/edges/" + e.ID})
+	}
+	s.mu.Unlock()
 	total := len(all)
 	from, to := min((page-1)*size, total), min(page*size, total)
-	ents := []map[string]string{}
-	for _, e := range all[from:to] {
-		ents = append(ents, map[string]string{"id": e.ID, "name": e.Name, "state": "active"})
-	}
+	ents := append([]map[string]any{}, all[from:to]...)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"entities": ents, "pageSize": size, "pageNumber": page, "total": total, "pageCount": (total + size - 1) / size,
 	})
@@ -187,32 +218,21 @@ func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	s.mu.Lock()
-	if e.Stuck || now.Sub(j.created) < s.cfg.JobDelay {
+	if e.Stuck || e.Offline || now.Sub(j.created) < s.cfg.JobDelay {
 		s.mu.Unlock()
-		writeJSON(w, http.StatusAccepted, map[string]string{"id": j.id, "state": "active"})
+		writeJSON(w, http.StatusOK, map[string]string{"id": j.id, "name": "logs " + e.Name, "state": "active"})
 		return
 	}
 	files := []map[string]any{}
 	for _, jf := range j.files {
-		status := "NotUploaded"
-		switch {
-		case jf.requested.IsZero():
-		case now.Sub(jf.requested) < s.cfg.UploadDelay:
-			status = "Uploading"
-		case e.FailUploads:
-			status = "Failed"
-		default:
-			status = "Uploaded"
-			if jf.downloadID == "" {
-				jf.downloadID = s.newID()
-				s.downloads[jf.downloadID] = &download{edge: e.ID, file: jf.file}
-			}
-		}
 		m := map[string]any{
 			"id": jf.id, "name": path.Base(jf.file.Path), "edgePath": jf.file.Path,
 			"timeCreated":  jf.file.Modified.Add(-time.Hour).Format("2006-01-02T15:04:05.000Z"),
 			"timeModified": jf.file.Modified.Format("2006-01-02T15:04:05.000Z"),
-			"sizeBytes":    jf.file.Size, "uploadStatus": status,
+			// A double, as the models declare it.
+			"sizeBytes":    json.Number(strconv.FormatInt(jf.file.Size, 10) + ".0"),
+			"uploadStatus": s.uploadStatus(e, jf, now),
+			"selfUri":      r.URL.Path,
 		}
 		if jf.downloadID != "" {
 			m["downloadId"] = jf.downloadID
@@ -220,7 +240,32 @@ func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
 		files = append(files, m)
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"id": j.id, "state": "active", "files": files})
+	writeJSON(w, http.StatusOK, map[string]any{"id": j.id, "name": "logs " + e.Name, "state": "active", "files": files})
+}
+
+// uploadStatus is the file's EdgeLogsJobFile.uploadStatus now (under
+// s.mu): NOT_UPLOADED until requested, UPLOADING for UploadDelay (or
+// forever with StuckUploads), then UPLOADED or ERROR_ON_UPLOAD. With
+// UnknownEnums the first half of the upload shows a value the models do
+// not list.
+func (s *Server) uploadStatus(e *Edge, jf *jobFile, now time.Time) string {
+	if !jf.requested.IsZero() {
+		jf.views++
+	}
+	switch {
+	case jf.requested.IsZero():
+		return "NOT_UPLOADED"
+	case s.cfg.UnknownEnums && (jf.views == 1 || now.Sub(jf.requested) < s.cfg.UploadDelay/2):
+		return "QUEUED_AT_EDGE"
+	case e.StuckUploads || now.Sub(jf.requested) < s.cfg.UploadDelay:
+		return "UPLOADING"
+	case e.FailUploads:
+		return "ERROR_ON_UPLOAD"
+	}
+	if d := s.downloads[jf.downloadID]; d != nil {
+		d.ready = true
+	}
+	return "UPLOADED"
 }
 
 // handleUpload is POST .../logs/jobs/{job}/upload {fileIds}.
@@ -245,9 +290,16 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	s.uploadRequests++
 	for _, id := range req.FileIDs {
-		if jf := j.byID[id]; jf.requested.IsZero() || jf.downloadID == "" && s.edges[j.edge].FailUploads {
-			jf.requested = now
+		// The download id is issued with the request, while the file is
+		// UPLOADING; the download is not found until it is UPLOADED.
+		if jf := j.byID[id]; jf.requested.IsZero() || s.edges[j.edge].FailUploads {
+			jf.requested, jf.views = now, 0
+			if jf.downloadID == "" {
+				jf.downloadID = s.newID()
+				s.downloads[jf.downloadID] = &download{edge: j.edge, file: jf.file}
+			}
 		}
 	}
 	w.WriteHeader(http.StatusAccepted)
@@ -259,6 +311,9 @@ func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	s.mu.Lock()
 	d := s.downloads[id]
+	if d != nil && !d.ready {
+		d = nil
+	}
 	stale := s.urls < s.cfg.StaleURLs
 	s.urls++
 	s.mu.Unlock()

@@ -81,6 +81,13 @@ type Config struct {
 
 	// Permissions granted to the OAuth client; nil grants all.
 	Permissions []string
+
+	// UnknownEnums makes the simulator answer enum values the published
+	// models do not list, as Genesys may after adding one: an upload
+	// status QUEUED_AT_EDGE in the first job read after the request and
+	// for the first half of UploadDelay, and an audit query state Pending
+	// in the first status read and for the first half of AuditDelay.
+	UnknownEnums bool
 }
 
 // Stats counts what the simulator served.
@@ -130,7 +137,9 @@ type Server struct {
 	jobs      map[string]*job
 	downloads map[string]*download
 	urls      int // download URLs issued
-	audits    map[string]*auditRun
+	// uploadRequests counts POST .../upload requests.
+	uploadRequests int
+	audits         map[string]*auditRun
 }
 
 type token struct {
@@ -417,7 +426,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError writes a Genesys-style error body.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"message": msg, "code": code, "status": status, "contextId": "sim"})
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	writeJSON(w, status, map[string]any{"message": msg, "code": code, "status": status, "contextId": hex.EncodeToString(b[:])})
+}
+
+// UploadRequests returns how many upload requests (POST .../upload) were
+// served.
+func (s *Server) UploadRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.uploadRequests
 }
 
 // IssuedTokens returns the access tokens issued so far (for tests that

@@ -153,22 +153,32 @@ func TestEdgeLogFlow(t *testing.T) {
 	var listing struct {
 		Files []struct {
 			ID, EdgePath, UploadStatus, DownloadID string
-			SizeBytes                              int64
+			SizeBytes                              float64
 		}
 	}
 	_, b = call(t, srv, "GET", jobPath, tok, "")
 	_ = json.Unmarshal(b, &listing)
-	if len(listing.Files) != 3 || listing.Files[0].UploadStatus != "NotUploaded" {
+	if len(listing.Files) != 3 || listing.Files[0].UploadStatus != "NOT_UPLOADED" || !bytes.Contains(b, []byte(`"sizeBytes":10000.0`)) {
 		t.Fatalf("listing %s", b)
 	}
 	f := listing.Files[0]
 	if resp, _ := call(t, srv, "POST", jobPath+"/upload", tok, `{"fileIds":["`+f.ID+`"]}`); resp.StatusCode != 202 {
 		t.Fatalf("upload: %d", resp.StatusCode)
 	}
+	_, b = call(t, srv, "GET", jobPath, tok, "")
+	_ = json.Unmarshal(b, &listing)
+	if listing.Files[0].UploadStatus != "UPLOADING" || listing.Files[0].DownloadID == "" {
+		t.Fatalf("while uploading: %s", b)
+	}
+	// The download id is issued while UPLOADING; its download is not found
+	// until the file is UPLOADED.
+	if resp, _ := call(t, srv, "GET", "/api/v2/downloads/"+listing.Files[0].DownloadID+"?issueRedirect=false", tok, ""); resp.StatusCode != 404 {
+		t.Fatalf("download while uploading: %d, want 404", resp.StatusCode)
+	}
 	time.Sleep(30 * time.Millisecond)
 	_, b = call(t, srv, "GET", jobPath, tok, "")
 	_ = json.Unmarshal(b, &listing)
-	if listing.Files[0].UploadStatus != "Uploaded" || listing.Files[0].DownloadID == "" {
+	if listing.Files[0].UploadStatus != "UPLOADED" || listing.Files[0].DownloadID == "" {
 		t.Fatalf("after upload: %s", b)
 	}
 	_, b = call(t, srv, "GET", "/api/v2/downloads/"+listing.Files[0].DownloadID+"?issueRedirect=false", tok, "")
@@ -177,7 +187,7 @@ func TestEdgeLogFlow(t *testing.T) {
 	if _, err := url.Parse(du.URL); err != nil || du.URL == "" {
 		t.Fatalf("download URL %s", b)
 	}
-	want, _ := io.ReadAll(Content(9, e.ID, f.EdgePath, f.SizeBytes))
+	want, _ := io.ReadAll(Content(9, e.ID, f.EdgePath, int64(f.SizeBytes)))
 	resp, got := call(t, srv, "GET", strings.TrimPrefix(du.URL, srv.URL), "", "")
 	if resp.StatusCode != 200 || !bytes.Equal(got, want) {
 		t.Fatalf("download: %d, %d bytes", resp.StatusCode, len(got))
