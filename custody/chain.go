@@ -108,20 +108,28 @@ func listManifests(ctx context.Context, st store.Store, stream string) ([]uint64
 	return seqs, nil
 }
 
-func readAll(ctx context.Context, st store.Store, key string) ([]byte, error) {
+// readCapped reads the object at key whole, but never more than limit
+// bytes: a larger object is an error wrapping store.ErrUnreadable, as is
+// one the store cannot serve as a plain object. The read ends with ctx.
+func readCapped(ctx context.Context, st store.Store, key string, limit int64) ([]byte, error) {
 	rc, _, err := st.Get(ctx, key, store.GetOptions{})
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	// Nothing the chain reads is larger than a manifest may be: one byte
-	// more is enough for Parse to refuse it.
-	b, err := io.ReadAll(io.LimitReader(rc, manifest.MaxReadBytes+1))
+	b, err := io.ReadAll(io.LimitReader(ctxReader{ctx, rc}, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes: %w", key, limit, store.ErrUnreadable)
+	}
 	return b, nil
 }
+
+// isUnreadable reports whether err says something is stored at a key, but
+// not a plain object that may be read (a link, a FIFO, too large...).
+func isUnreadable(err error) bool { return errors.Is(err, store.ErrUnreadable) }
 
 // fetchManifests reads the given manifests concurrently, in order.
 func fetchManifests(ctx context.Context, st store.Store, stream string, seqs []uint64) ([][]byte, error) {
@@ -130,7 +138,7 @@ func fetchManifests(ctx context.Context, st store.Store, stream string, seqs []u
 	g.SetLimit(8)
 	for i, n := range seqs {
 		g.Go(func() error {
-			b, err := readAll(gctx, st, manifest.Key(stream, n))
+			b, err := readCapped(gctx, st, manifest.Key(stream, n), MaxManifestBytes)
 			out[i] = b
 			return err
 		})
@@ -162,7 +170,7 @@ func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 	c := &Chain{Stream: stream, Archived: map[string]manifest.Provenance{}, Failed: map[string]manifest.Failure{}}
 	var prev *Entry
 	if base != nil && base.Head != nil && uint64(len(seqs)) >= base.Head.Sequence {
-		raw, err := readAll(ctx, st, base.Head.Key)
+		raw, err := readCapped(ctx, st, base.Head.Key, MaxManifestBytes)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
@@ -254,9 +262,12 @@ func (p *signatureProblem) Error() string { return p.detail }
 // come from the store.
 func checkSignature(ctx context.Context, st store.Store, key, runID string, raw []byte, pub crypto.PublicKey) error {
 	sigKey := manifest.SignatureKey(key, runID)
-	sb, err := readAll(ctx, st, sigKey)
+	sb, err := readCapped(ctx, st, sigKey, MaxSignatureBytes)
 	if errors.Is(err, store.ErrNotFound) {
 		return &signatureProblem{KindSignatureMissing, "no signature at " + sigKey}
+	}
+	if isUnreadable(err) {
+		return &signatureProblem{KindSignatureInvalid, err.Error()}
 	}
 	if errors.Is(err, store.ErrInvalidKey) {
 		// The run id (from the manifest, which may be tampered with)

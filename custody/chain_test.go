@@ -100,9 +100,13 @@ func TestAppendRaceNeverForks(t *testing.T) {
 	if won != 1 {
 		t.Fatalf("%d writers appended sequence 2, want exactly 1", won)
 	}
-	rep, err := custody.Verify(context.Background(), st, "s", custody.VerifyOptions{PublicKey: s.Public()})
-	if err != nil || len(rep.Problems) != 0 || rep.Head != 2 {
+	rep, err := custody.Verify(context.Background(), st, "s", custody.VerifyOptions{PublicKey: s.Public(), Origin: "test"})
+	if err != nil || len(rep.Problems) != 0 || rep.Head != 2 || rep.ManifestsValid != 2 {
 		t.Fatalf("verify after the race: %+v %v", rep, err)
+	}
+	// The losers' signatures are orphans: listed, not failures.
+	if rep.Orphans != 7 || len(rep.OrphanKeys) != 7 {
+		t.Fatalf("orphans after the race: %d %v, want the 7 losers' signatures", rep.Orphans, rep.OrphanKeys)
 	}
 }
 

@@ -113,7 +113,7 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 
 // checkHead verifies the head manifest's signature.
 func checkHead(ctx context.Context, st store.Store, head *Entry, pub crypto.PublicKey) error {
-	raw, err := readAll(ctx, st, head.Key)
+	raw, err := readCapped(ctx, st, head.Key, MaxManifestBytes)
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func trustedIndex(ctx context.Context, st store.Store, stream, path string, stor
 		return nil, nil, nil
 	}
 	key := manifest.Key(stream, h.Sequence)
-	raw, err := readAll(ctx, st, key)
+	raw, err := readCapped(ctx, st, key, MaxManifestBytes)
 	if err != nil {
 		ix.Close()
 		if errors.Is(err, store.ErrNotFound) {
@@ -183,7 +183,7 @@ func eachManifest(ctx context.Context, st store.Store, stream string, seqs []uin
 		g, gctx := errgroup.WithContext(ctx)
 		for i, n := range batch {
 			g.Go(func() error {
-				raw, err := readAll(gctx, st, manifest.Key(stream, n))
+				raw, err := readCapped(gctx, st, manifest.Key(stream, n), MaxManifestBytes)
 				if err != nil {
 					return fmt.Errorf("read manifest %s: %w", manifest.Key(stream, n), err)
 				}

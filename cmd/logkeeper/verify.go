@@ -11,6 +11,7 @@ import (
 
 	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/internal/cli"
+	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/signing"
 )
 
@@ -20,6 +21,7 @@ func verifyCommand() *cli.Command {
 		opts       custody.VerifyOptions
 		pubkey     string
 		checkpoint string
+		origin     string
 	)
 	return &cli.Command{
 		Name:     "verify",
@@ -33,8 +35,21 @@ func verifyCommand() *cli.Command {
 			fs.Uint64Var(&opts.From, "from", 0, "first manifest `sequence` number to check")
 			fs.Uint64Var(&opts.To, "to", 0, "last manifest `sequence` number to check")
 			fs.StringVar(&checkpoint, "checkpoint", "", "`SEQ:SHA256` of a manifest recorded at an earlier verify (head and head_sha256): reports a chain cut short or rewritten since")
+			fs.StringVar(&origin, "origin", "", "`URL` where the archive was written (s3://BUCKET/PREFIX or file:///PATH), to verify a copy of it; default store.origin, else store.url")
+			fs.DurationVar(&opts.MaxAge, "max-age", 0, "report chain_stale when the newest manifest's window ended longer ago than `DUR` (0: no check)")
 		},
 		Run: func(ctx context.Context, env *cli.Env) error {
+			if opts.From > 0 && opts.To > 0 && opts.From > opts.To {
+				return cli.Usage(fmt.Errorf("--from %d is after --to %d: nothing to check", opts.From, opts.To))
+			}
+			if opts.MaxAge < 0 {
+				return cli.Usage(fmt.Errorf("--max-age %s: must not be negative", opts.MaxAge))
+			}
+			if origin != "" {
+				if err := config.CheckOrigin(origin); err != nil {
+					return cli.Usage(fmt.Errorf("--origin: %w", err))
+				}
+			}
 			if checkpoint != "" {
 				cp, err := parseCheckpoint(checkpoint)
 				if err != nil {
@@ -42,11 +57,20 @@ func verifyCommand() *cli.Command {
 				}
 				opts.Checkpoint = cp
 			}
-			cfg, st, err := cf.loadStore(ctx)
+			cfg, err := cf.load()
 			if err != nil {
 				return err
 			}
+			opts.Origin = cfg.Store.Origin
+			if origin != "" {
+				opts.Origin = origin
+			}
+			// The key first: a key problem is exit 2 whatever the store.
 			if opts.PublicKey, err = publicKey(ctx, cfg, pubkey); err != nil {
+				return err
+			}
+			st, err := openStoreReadOnly(ctx, cfg)
+			if err != nil {
 				return err
 			}
 			if p := env.Progress("verify", "object"); p != nil {
@@ -54,6 +78,9 @@ func verifyCommand() *cli.Command {
 			}
 			started := time.Now()
 			rep, err := custody.Verify(ctx, st, cf.stream, opts)
+			if errors.Is(err, custody.ErrRange) {
+				return cli.Usage(fmt.Errorf("--from/--to: %w", err))
+			}
 			if err != nil {
 				return cli.Incomplete(fmt.Errorf("could not complete: %w", err))
 			}
@@ -83,8 +110,14 @@ func printVerify(env *cli.Env, rep *custody.Report, opts custody.VerifyOptions, 
 		rep.Stream, mode, keyID, rep.ManifestsValid, cli.Count(rep.ManifestsChecked, "manifest", ""),
 		rep.ObjectsValid, cli.Count(rep.ObjectsChecked, "object", ""), cli.Size(rep.Bytes), cli.Rate(rep.Bytes, took),
 		cli.Count(len(rep.Problems), "problem", ""))
+	if rep.Orphans > 0 {
+		env.Printf("%s of runs that wrote no manifest (crashed, or lost a race; not a failure): %s\n",
+			cli.Count(rep.Orphans, "orphaned object", ""), strings.Join(rep.OrphanKeys, " "))
+	}
 	if rep.HeadSHA256 != "" {
 		env.Printf("checkpoint %d:%s (keep it; pass it as --checkpoint to a later verify to detect a chain cut short or rewritten)\n", rep.Head, rep.HeadSHA256)
+	} else {
+		env.Printf("no checkpoint: %s\n", rep.NoCheckpoint)
 	}
 }
 

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto"
+	"errors"
 	"flag"
+	"fmt"
 
 	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/internal/config"
@@ -54,6 +56,17 @@ func (c *configFlags) loadStore(ctx context.Context) (*config.Config, store.Stor
 // configuration (a missing folder, a bad URL), exit 2.
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	st, err := app.OpenStore(ctx, cfg)
+	return st, cli.Usage(err)
+}
+
+// openStoreReadOnly opens the configured store for a reader: nothing is
+// created in it. A file store whose folder does not exist cannot be
+// verified (exit 3, naming the path); other failures are configuration.
+func openStoreReadOnly(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	st, err := app.OpenStoreReadOnly(ctx, cfg)
+	if errors.Is(err, store.ErrNoStore) {
+		return nil, cli.Incomplete(fmt.Errorf("could not complete: %w", err))
+	}
 	return st, cli.Usage(err)
 }
 

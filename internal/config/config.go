@@ -83,6 +83,10 @@ type Store struct {
 	ObjectLock ObjectLock `yaml:"object_lock"`
 	// AllowHTTP allows a plain-http S3 endpoint that is not on loopback.
 	AllowHTTP bool `yaml:"allow_http"`
+	// Origin is where the archive was written, as its manifests record it
+	// (s3://BUCKET/PREFIX or file:///ABS/PATH), for verifying a copy: a
+	// replica, a restored backup, a moved folder. Empty: the store itself.
+	Origin string `yaml:"origin"`
 
 	// Scheme is SchemeS3 or SchemeFile.
 	Scheme string `yaml:"-"`

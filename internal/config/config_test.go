@@ -76,6 +76,7 @@ func TestParseValidUsesEveryKey(t *testing.T) {
 			Scheme:            SchemeS3,
 			Bucket:            "compliance-archive",
 			Prefix:            "logkeeper/prod",
+			Origin:            "s3://compliance-archive/logkeeper/prod",
 		},
 		Signing: Signing{
 			Key:       "awskms://alias/logkeeper-signing",

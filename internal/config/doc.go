@@ -18,6 +18,7 @@
 //	  encryption_context: {}      keys "logkeeper:*" and "aws:*" are reserved
 //	  object_lock: {mode: COMPLIANCE, retain_days: 2555}
 //	  allow_http: false
+//	  origin: ""                  where the archive was written, to verify a copy
 //	signing:
 //	  key: file:///ABS/key.pem    or awskms://KEY-ID-OR-ALIAS-OR-ARN (required)
 //	daemon:                       logkeeper run only

@@ -132,6 +132,11 @@ func (v *validator) store(s *Store) {
 		}
 	}
 	v.objectLock(&s.ObjectLock)
+	if s.Origin != "" {
+		if err := CheckOrigin(s.Origin); err != nil {
+			v.fail("store.origin", "%v", err)
+		}
+	}
 	// A manifest must never claim protection the store did not give: the
 	// filesystem store can neither encrypt with KMS nor lock objects.
 	if s.Scheme == SchemeFile {
@@ -555,3 +560,21 @@ func isLoopback(host string) bool {
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\r' }
+
+// CheckOrigin checks a store origin (store.origin, verify --origin): the
+// URL a store describes itself by in manifests, s3://BUCKET[/PREFIX] or
+// file:///ABS/PATH, with no credentials, query or trailing slash.
+func CheckOrigin(origin string) error {
+	u, err := url.Parse(origin)
+	switch {
+	case err != nil:
+		return errors.New("not a valid URL")
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return errors.New("must not carry credentials, a query or a fragment")
+	case u.Scheme == SchemeS3 && u.Host != "" && !strings.HasSuffix(origin, "/"):
+	case u.Scheme == SchemeFile && u.Host == "" && strings.HasPrefix(u.Path, "/") && filepath.Clean(u.Path) == u.Path:
+	default:
+		return errors.New("want s3://BUCKET/PREFIX or file:///ABS/PATH as the manifests record it (no trailing slash)")
+	}
+	return nil
+}

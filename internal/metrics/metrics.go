@@ -52,6 +52,7 @@ type Metrics struct {
 	verifyProbs  *prometheus.GaugeVec
 	reloads      *prometheus.CounterVec
 	configLoaded prometheus.Gauge
+	headAge      *headAge
 }
 
 // New returns the metrics, registered in a new registry.
@@ -92,8 +93,9 @@ func New() *Metrics {
 		Help: "Configuration reloads (SIGHUP) by result (success, failure)."}, []string{"result"})
 	m.configLoaded = prometheus.NewGauge(prometheus.GaugeOpts{Name: "logkeeper_config_last_reload_success_timestamp_seconds",
 		Help: "Unix time of the last successful configuration load."})
+	m.headAge = newHeadAge(time.Now)
 	for _, c := range []prometheus.Collector{m.runs, m.bytes, m.files, m.duration, m.lastSuccess, m.watermark, m.backlog,
-		m.skipped, m.panics, m.throttles, m.throttleWait, m.retries, m.verifyRuns, m.verifyProbs, m.reloads, m.configLoaded} {
+		m.skipped, m.panics, m.throttles, m.throttleWait, m.retries, m.verifyRuns, m.verifyProbs, m.reloads, m.configLoaded, m.headAge} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())
@@ -146,14 +148,16 @@ func (m *Metrics) Run(stream, result string, d time.Duration, files int, bytes i
 	}
 }
 
-// Watermark records the end of the stream's last archived window and the
-// number of complete windows still to archive.
+// Watermark records the end of the stream's last archived window (the
+// chain's head, whose age logkeeper_chain_head_age_seconds then reports)
+// and the number of complete windows still to archive.
 func (m *Metrics) Watermark(stream string, end time.Time, backlog int64) {
 	if m == nil {
 		return
 	}
 	if !end.IsZero() {
 		m.watermark.WithLabelValues(stream).Set(float64(end.UnixNano()) / 1e9)
+		m.headAge.set(stream, end)
 	}
 	m.backlog.WithLabelValues(stream).Set(float64(backlog))
 }

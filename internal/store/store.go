@@ -50,6 +50,14 @@ var (
 	// create returns, so a caller can tell "someone created it" from
 	// "someone changed it". Not retriable as is: read the object again.
 	ErrPreconditionFailed = errors.New("object changed: precondition failed")
+	// ErrUnreadable: something is stored at the key, but not as the store
+	// writes objects: a symbolic link, FIFO or device where a file should
+	// be, or metadata that is corrupt or too large. It concerns that key
+	// only; other keys are unaffected. Not retriable.
+	ErrUnreadable = errors.New("stored object is unreadable")
+	// ErrNoStore: the store itself (a filesystem store's root folder) does
+	// not exist. A reader never creates it.
+	ErrNoStore = errors.New("store does not exist")
 )
 
 // Store is an object store. See the package documentation for the

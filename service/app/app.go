@@ -52,6 +52,16 @@ func OpenStore(ctx context.Context, c *config.Config) (store.Store, error) {
 	}
 }
 
+// OpenStoreReadOnly opens the configured store for a reader such as
+// verify: nothing is created in it, and a filesystem store whose root does
+// not exist is an error wrapping store.ErrNoStore.
+func OpenStoreReadOnly(ctx context.Context, c *config.Config) (store.Store, error) {
+	if c.Store.Scheme == config.SchemeFile {
+		return fsstore.OpenReadOnly(c.Store.Path)
+	}
+	return OpenStore(ctx, c)
+}
+
 // OpenSigner opens the configured signing key.
 func OpenSigner(ctx context.Context, c *config.Config) (signing.Signer, error) {
 	s, err := signers.Open(ctx, c.Signing.Key, signers.DefaultKMSClient)

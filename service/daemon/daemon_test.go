@@ -360,7 +360,7 @@ func TestHandler(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"logkeeper_archived_bytes_total", "logkeeper_archived_files_total", "logkeeper_run_duration_seconds",
-		"logkeeper_last_success_timestamp_seconds", "logkeeper_watermark_timestamp_seconds"} {
+		"logkeeper_last_success_timestamp_seconds", "logkeeper_watermark_timestamp_seconds", "logkeeper_chain_head_age_seconds"} {
 		if counter(t, e.metrics, name, map[string]string{"stream": "app"}) == 0 {
 			t.Errorf("%s not recorded", name)
 		}

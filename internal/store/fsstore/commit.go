@@ -1,14 +1,16 @@
 package fsstore
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/logkeeper/logkeeper/internal/store"
 )
@@ -16,7 +18,8 @@ import (
 // How a create is made durable and visible (Put without IfMatch). The
 // order of a single create is unchanged, and so are the guarantees:
 //
-//  1. the object's bytes and its metadata are written to temporary files;
+//  1. the object's bytes and its metadata are written to temporary files,
+//     beside the key's metadata;
 //  2. under the store lock, the key is checked free and claimed: the
 //     metadata is renamed to its place (an object is visible only through
 //     its bytes' path, so metadata alone shows nothing);
@@ -26,14 +29,23 @@ import (
 //     folder is fsynced: the object is durable and visible, never before
 //     its metadata. Put returns only then.
 //
+// Every folder is opened without following a symbolic link (openDir), as
+// everywhere in the store.
+//
 // What makes many small files fast is that no create waits for another's
 // fsyncs: the fsyncs of step 3 run in parallel, each create on its own
 // (the filesystem's journal folds concurrent fsyncs into one commit), and
 // a folder's fsync serves every create that changed the folder before it
 // began (dirSyncer), so a hundred files linked into one folder at once cost
-// one fsync of it, not a hundred. The store lock (flock, against other
-// processes) is taken by the first claim and held while creates are in
-// flight; it is let go whenever none is, and at least every maxLockHold
+// one fsync of it, not a hundred. Temporary files are spread over the
+// folders the keys are spread over, as a copy program writes each beside
+// its target, instead of all being made and removed in one folder, which
+// the filesystem serialises; their names (".put-…", ".meta-…") never end in
+// ".json", so none is taken for metadata. Opened folders are kept for a
+// moment (dirCache), so that a hundred files of one folder do not open
+// each folder of the path a hundred times. The store lock (flock, against
+// other processes) is taken by the first claim and held while creates are
+// in flight; it is let go whenever none is, and at least every maxLockHold
 // (new claims wait until the creates in flight are done), so that readers
 // in other processes are not starved. Within the process, claimed keys are
 // kept in a set, so two creates of one key never both claim it.
@@ -42,35 +54,6 @@ import (
 // coming, before it is let go once.
 const maxLockHold = 250 * time.Millisecond
 
-// createTemp creates a temporary file for a write of key, in the folder
-// of the key's metadata: temporary files are spread over the folders the
-// keys are spread over, as a copy program writes each beside its target,
-// rather than all made and removed in one folder, which the filesystem
-// serialises. Their names (".put-N.tmp", ".meta-N.tmp") never end in
-// ".json", so none is taken for an object's metadata.
-func (s *Store) createTemp(key, kind string) (*os.File, error) {
-	dir := filepath.Dir(s.metaPath(key))
-	if _, known := s.tempDirs.Load(dir); !known {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, err
-		}
-		if s.tempDirCount.Add(1) > maxKnownDirs {
-			s.tempDirs.Clear()
-			s.tempDirCount.Store(0)
-		}
-		s.tempDirs.Store(dir, true)
-	}
-	f, err := os.CreateTemp(dir, "."+kind+"-*.tmp")
-	if errors.Is(err, fs.ErrNotExist) {
-		// The folder was removed behind the store's back.
-		s.tempDirs.Delete(dir)
-		if err = os.MkdirAll(dir, 0o750); err == nil {
-			f, err = os.CreateTemp(dir, "."+kind+"-*.tmp")
-		}
-	}
-	return f, err
-}
-
 // writer is the state of the creates in flight.
 type writer struct {
 	mu       sync.Mutex
@@ -78,40 +61,46 @@ type writer struct {
 	unlock   func()     // releases the store lock; nil when not held
 	since    time.Time  // when the lock was taken
 	claimed  map[string]bool
-	draining bool            // no new claims until the creates in flight are done
-	dirs     map[string]bool // folders known to exist
+	draining bool // no new claims until the creates in flight are done
 	syncs    dirSyncer
 }
 
-// create makes the written temporary file tmp the object at key, with the
-// metadata m, and closes tmp.
-func (s *Store) create(key string, tmp *os.File, m meta) error {
+// create makes the written temporary file tmp (src, in the folder of the
+// key's metadata) the object at key, with the metadata m, and closes tmp.
+func (s *Store) create(ctx context.Context, key string, tmp *os.File, src tempFile, m meta) error {
 	mb, err := json.Marshal(m)
 	if err != nil {
 		tmp.Close()
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	mf, err := s.createTemp(key, "meta")
+	metaDir := src.dir
+	mf, mname, err := createTemp(metaDir, ".meta-")
 	if err != nil {
 		tmp.Close()
 		return fmt.Errorf("put %s: metadata: %w", key, err)
 	}
-	defer os.Remove(mf.Name()) // gone already once renamed into place
+	defer unix.Unlinkat(int(metaDir.Fd()), mname, 0) //nolint:errcheck // gone once renamed into place
 	defer mf.Close()
 	if _, err := mf.Write(mb); err != nil {
 		tmp.Close()
 		return fmt.Errorf("put %s: metadata: %w", key, err)
 	}
-	if err := s.claim(key, mf.Name()); err != nil {
+	dir, base := splitRel(key)
+	d, err := s.dirs.open(s, dir)
+	if err != nil {
 		tmp.Close()
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	mp := s.metaPath(key)
+	defer s.dirs.done(d)
+	if err := s.claim(ctx, key, d, base, metaDir, mname); err != nil {
+		tmp.Close()
+		return fmt.Errorf("put %s: %w", key, err)
+	}
 	var wg sync.WaitGroup
-	var errData, errMeta, errDir error
+	var errData, errMeta error
 	wg.Go(func() { errData = syncClose(tmp) })
 	wg.Go(func() { errMeta = mf.Sync() })
-	wg.Go(func() { errDir = s.writer.syncs.sync(filepath.Dir(mp)) })
+	errDir := s.writer.syncs.sync(path.Dir(metaRel(key)), metaDir)
 	wg.Wait()
 	if err := errors.Join(errData, errMeta, errDir); err != nil {
 		// The metadata stays behind without an object, as after a crash:
@@ -120,23 +109,22 @@ func (s *Store) create(key string, tmp *os.File, m meta) error {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	defer s.release(key)
-	dp := s.dataPath(key)
-	if err := os.Link(tmp.Name(), dp); err != nil {
-		if errors.Is(err, fs.ErrExist) {
+	if err := moveNoReplace(src, d, base); err != nil {
+		if errors.Is(err, unix.EEXIST) {
 			err = store.ErrExists
 		}
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := s.writer.syncs.sync(filepath.Dir(dp)); err != nil {
+	if err := s.writer.syncs.sync(dir, d); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
 }
 
 // claim takes the store lock if the creates in flight do not hold it yet,
-// checks that key is neither an object nor claimed, and renames the
-// metadata at metaTmp into place.
-func (s *Store) claim(key, metaTmp string) error {
+// checks that base is free in the folder d and key not claimed, and renames
+// the metadata written as mname in metaDir to its place.
+func (s *Store) claim(ctx context.Context, key string, d *os.File, base string, metaDir *os.File, mname string) error {
 	w := &s.writer
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -148,13 +136,13 @@ func (s *Store) claim(key, metaTmp string) error {
 		w.cond.Wait()
 	}
 	if w.unlock == nil {
-		unlock, err := s.lock(true)
+		unlock, err := s.lock(ctx, true)
 		if err != nil {
 			return err
 		}
 		w.unlock, w.since = unlock, time.Now()
 	}
-	err := s.claimFree(key, metaTmp, w)
+	err := claimFree(key, d, base, metaDir, mname, w.claimed)
 	if err == nil {
 		w.claimed[key] = true
 	}
@@ -162,44 +150,22 @@ func (s *Store) claim(key, metaTmp string) error {
 	return err
 }
 
-func (s *Store) claimFree(key, metaTmp string, w *writer) error {
-	if w.claimed[key] {
+func claimFree(key string, d *os.File, base string, metaDir *os.File, mname string, claimed map[string]bool) error {
+	if claimed[key] {
 		return store.ErrExists
 	}
-	dp, mp := s.dataPath(key), s.metaPath(key)
-	if _, err := os.Lstat(dp); err == nil {
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(d.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
 		return store.ErrExists
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	} else if !errors.Is(err, unix.ENOENT) {
 		return err
 	}
-	if w.dirs == nil || len(w.dirs) > maxKnownDirs {
-		w.dirs = map[string]bool{}
-	}
-	for _, d := range []string{filepath.Dir(dp), filepath.Dir(mp)} {
-		if w.dirs[d] {
-			continue
-		}
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return err
-		}
-		w.dirs[d] = true
-	}
-	err := os.Rename(metaTmp, mp)
-	if errors.Is(err, fs.ErrNotExist) {
-		// A folder removed behind the store's back: make it again.
-		clear(w.dirs)
-		if err = os.MkdirAll(filepath.Dir(mp), 0o750); err == nil {
-			err = os.Rename(metaTmp, mp)
-		}
-	}
-	if err != nil {
+	_, mbase := splitRel(metaRel(key))
+	if err := unix.Renameat(int(metaDir.Fd()), mname, int(metaDir.Fd()), mbase); err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
 	return nil
 }
-
-// maxKnownDirs bounds the folders a store remembers as existing.
-const maxKnownDirs = 4096
 
 // release forgets the claims of keys (linked, or given up) and lets the
 // store lock go when no create is in flight any more.
@@ -248,16 +214,18 @@ type dirSync struct {
 	cond          *sync.Cond
 }
 
-func (ds *dirSyncer) sync(dir string) error {
+// sync fsyncs the folder rel, open as f, or waits for a fsync of it that
+// began after the call.
+func (ds *dirSyncer) sync(rel string, f *os.File) error {
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
 	if ds.dirs == nil {
 		ds.dirs = map[string]*dirSync{}
 	}
-	d := ds.dirs[dir]
+	d := ds.dirs[rel]
 	if d == nil {
 		d = &dirSync{cond: sync.NewCond(&ds.mu)}
-		ds.dirs[dir] = d
+		ds.dirs[rel] = d
 	}
 	// The first fsync to begin from now on serves this caller.
 	want := d.started + 1
@@ -265,7 +233,7 @@ func (ds *dirSyncer) sync(dir string) error {
 	defer func() {
 		d.waiting--
 		if d.waiting == 0 && !d.running {
-			delete(ds.dirs, dir)
+			delete(ds.dirs, rel)
 		}
 	}()
 	for d.done < want {
@@ -277,17 +245,108 @@ func (ds *dirSyncer) sync(dir string) error {
 		d.started++
 		n := d.started
 		ds.mu.Unlock()
-		err := syncDir(dir)
+		err := f.Sync()
 		ds.mu.Lock()
 		d.running, d.done = false, n
 		if err != nil {
 			// Kept while the entry lives: a caller served by a later
 			// fsync still learns that the folder failed to sync.
-			d.err = err
+			d.err = fmt.Errorf("sync %s: %w", rel, err)
 		}
 		d.cond.Broadcast()
 	}
 	return d.err
+}
+
+// dirCache keeps the folders writers opened (openDir, creating them) for
+// dirCacheTTL, so that the creates of many files in one folder open the
+// folders of its path once. A folder replaced behind the store's back is
+// seen within that time; what was opened before stays the folder it was,
+// never a symbolic link.
+type dirCache struct {
+	mu   sync.Mutex
+	dirs map[string]*cachedDir
+	fds  map[*os.File]*cachedDir
+}
+
+type cachedDir struct {
+	f       *os.File
+	rel     string
+	opened  time.Time
+	users   int
+	evicted bool
+}
+
+const (
+	dirCacheTTL  = time.Second
+	dirCacheSize = 256
+)
+
+// open returns the folder rel, opened (and made) without following links.
+// Give it back with done.
+func (c *dirCache) open(s *Store, rel string) (*os.File, error) {
+	c.mu.Lock()
+	if c.dirs == nil {
+		c.dirs, c.fds = map[string]*cachedDir{}, map[*os.File]*cachedDir{}
+	}
+	if e := c.dirs[rel]; e != nil && time.Since(e.opened) < dirCacheTTL {
+		e.users++
+		c.mu.Unlock()
+		return e.f, nil
+	}
+	c.mu.Unlock()
+	f, err := s.openDir(rel, true)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.dirs[rel]; old != nil {
+		c.evict(old)
+	}
+	if len(c.dirs) >= dirCacheSize {
+		for _, e := range c.dirs {
+			c.evict(e)
+		}
+	}
+	e := &cachedDir{f: f, rel: rel, opened: time.Now(), users: 1}
+	c.dirs[rel], c.fds[f] = e, e
+	return f, nil
+}
+
+// done gives back a folder open returned.
+func (c *dirCache) done(f *os.File) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.fds[f]
+	e.users--
+	if e.evicted && e.users == 0 {
+		delete(c.fds, f)
+		f.Close()
+	}
+}
+
+// evict, with c.mu held, drops e from the cache; it is closed once no
+// caller uses it.
+func (c *dirCache) evict(e *cachedDir) {
+	delete(c.dirs, e.rel)
+	e.evicted = true
+	if e.users == 0 {
+		delete(c.fds, e.f)
+		e.f.Close()
+	}
+}
+
+// moveNoReplace moves the temporary file to base in the folder d, failing
+// with EEXIST if base exists: one rename (RENAME_NOREPLACE), or a link
+// where the filesystem has no such rename (the temporary name is removed
+// by Put).
+func moveNoReplace(src tempFile, d *os.File, base string) error {
+	err := unix.Renameat2(int(src.dir.Fd()), src.name, int(d.Fd()), base, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		return src.linkAt(d, base)
+	}
+	return err
 }
 
 // syncClose fsyncs and closes f.

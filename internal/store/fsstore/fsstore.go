@@ -25,6 +25,15 @@
 // between the two renames of a replace leaves the new metadata beside the
 // old bytes; the next replace repairs it. Archived objects are never
 // replaced, so this concerns lease objects only.)
+//
+// Nothing stored is trusted to be what the store wrote: every path below
+// the root is opened one folder at a time without following a symbolic
+// link, only regular files are read (checked on the opened descriptor,
+// opened non-blocking so a FIFO cannot hang a reader), metadata reads are
+// capped, and anything else is an error wrapping store.ErrUnreadable for
+// that key alone. Waiting for the store lock ends with the caller's
+// context. OpenReadOnly opens an existing store for a reader and creates
+// nothing.
 package fsstore
 
 import (
@@ -37,13 +46,15 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/logkeeper/logkeeper/internal/store"
 )
@@ -52,13 +63,13 @@ const internalDir = ".logkeeper"
 
 // Store is a filesystem store rooted at a folder.
 type Store struct {
-	root string
-	mu   sync.Mutex // serialises creates within this process; flock across processes
-	// writer holds the creates in flight (commit.go).
+	root     string
+	readOnly bool
+	mu       sync.Mutex // serialises creates within this process; flock across processes
+	// writer holds the creates in flight, dirs the folders they opened
+	// (commit.go).
 	writer writer
-	// tempDirs are the metadata folders known to exist (commit.go).
-	tempDirs     sync.Map
-	tempDirCount atomic.Int64
+	dirs   dirCache
 }
 
 var (
@@ -71,12 +82,42 @@ func New(root string) (*Store, error) {
 	if !filepath.IsAbs(root) {
 		return nil, fmt.Errorf("filesystem store root %q is not an absolute path", root)
 	}
-	for _, d := range []string{root, filepath.Join(root, internalDir, "meta"), filepath.Join(root, internalDir, "tmp")} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return nil, fmt.Errorf("filesystem store: %w", err)
-		}
+	if err := os.MkdirAll(root, 0o750); err != nil {
+		return nil, fmt.Errorf("filesystem store: %w", err)
 	}
-	return &Store{root: filepath.Clean(root)}, nil
+	s := &Store{root: filepath.Clean(root)}
+	for _, d := range []string{internalDir + "/meta", internalDir + "/tmp"} {
+		f, err := s.openDir(d, true)
+		if err != nil {
+			return nil, fmt.Errorf("filesystem store %s: %w", s.root, err)
+		}
+		f.Close()
+	}
+	return s, nil
+}
+
+// ErrReadOnly is returned by Put on a store opened with OpenReadOnly.
+var ErrReadOnly = errors.New("filesystem store opened read-only")
+
+// OpenReadOnly opens the existing store rooted at the absolute path root
+// for reading: it creates nothing (no folder, no lock file), so it can
+// check a read-only copy, and Put fails with ErrReadOnly. A missing root
+// is an error wrapping store.ErrNoStore that names the path.
+func OpenReadOnly(root string) (*Store, error) {
+	if !filepath.IsAbs(root) {
+		return nil, fmt.Errorf("filesystem store root %q is not an absolute path", root)
+	}
+	fi, err := os.Stat(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("filesystem store %s: %w", root, store.ErrNoStore)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("filesystem store: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("filesystem store %s is not a folder: %w", root, store.ErrNoStore)
+	}
+	return &Store{root: filepath.Clean(root), readOnly: true}, nil
 }
 
 // Describe returns the store's file:// URL.
@@ -117,11 +158,6 @@ func (s *Store) checkKey(key string) error {
 	return nil
 }
 
-func (s *Store) dataPath(key string) string { return filepath.Join(s.root, filepath.FromSlash(key)) }
-func (s *Store) metaPath(key string) string {
-	return filepath.Join(s.root, internalDir, "meta", filepath.FromSlash(key)+".json")
-}
-
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
@@ -143,12 +179,22 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 	if err := opts.CheckConditions(); err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
-	tmp, err := s.createTemp(key, "put")
+	if s.readOnly {
+		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, ErrReadOnly)
+	}
+	// The temporary file is made beside the key's metadata (commit.go).
+	tmpDir, err := s.dirs.open(s, path.Dir(metaRel(key)))
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
-	defer os.Remove(tmp.Name())
+	defer s.dirs.done(tmpDir)
+	tmp, tmpName, err := createTemp(tmpDir, ".put-")
+	if err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	defer unix.Unlinkat(int(tmpDir.Fd()), tmpName, 0) //nolint:errcheck // gone once linked, or never wanted
 	defer tmp.Close()
+	src := tempFile{dir: tmpDir, name: tmpName}
 
 	h := sha256.New()
 	if opts.Size >= 0 {
@@ -177,13 +223,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 		if err := syncClose(tmp); err != nil {
 			return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 		}
-		if err := s.replace(key, tmp.Name(), &m, opts.IfMatch); err != nil {
+		if err := s.replace(ctx, key, src, &m, opts.IfMatch); err != nil {
 			return store.ObjectInfo{}, err
 		}
 		return m.info(key), nil
 	}
 	m.Generation = 1
-	if err := s.create(key, tmp, m); err != nil {
+	if err := s.create(ctx, key, tmp, src, m); err != nil {
 		return store.ObjectInfo{}, err
 	}
 	return m.info(key), nil
@@ -197,15 +243,19 @@ func (m meta) info(key string) store.ObjectInfo {
 	}
 }
 
+// lockPoll is how often a lock held by another process is tried again.
+const lockPoll = 20 * time.Millisecond
+
 // lock takes the store lock: exclusive (with the in-process mutex) for
 // writers, shared for readers. The returned function releases it. A
 // reader of a store that was never written to (no lock file yet) goes
-// ahead unlocked: there is nothing a writer could be replacing.
-func (s *Store) lock(exclusive bool) (unlock func(), err error) {
-	path := filepath.Join(s.root, internalDir, "lock")
-	how, flag := syscall.LOCK_SH, os.O_RDONLY
+// ahead unlocked: there is nothing a writer could be replacing. Waiting
+// for the lock ends with ctx; the lock file is opened without following a
+// link or blocking, and must be a regular file.
+func (s *Store) lock(ctx context.Context, exclusive bool) (unlock func(), err error) {
+	how, flags := syscall.LOCK_SH, unix.O_RDONLY
 	if exclusive {
-		how, flag = syscall.LOCK_EX, os.O_CREATE|os.O_RDWR
+		how, flags = syscall.LOCK_EX, unix.O_RDWR|unix.O_CREAT
 		s.mu.Lock()
 	}
 	release := func() {
@@ -213,7 +263,7 @@ func (s *Store) lock(exclusive bool) (unlock func(), err error) {
 			s.mu.Unlock()
 		}
 	}
-	f, err := os.OpenFile(path, flag, 0o640)
+	d, err := s.openDir(internalDir, exclusive)
 	if err != nil {
 		release()
 		if !exclusive && errors.Is(err, fs.ErrNotExist) {
@@ -221,32 +271,84 @@ func (s *Store) lock(exclusive bool) (unlock func(), err error) {
 		}
 		return nil, fmt.Errorf("lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
+	fd, err := unix.Openat(int(d.Fd()), "lock", flags|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o640)
+	if err != nil {
+		err = openErr(int(d.Fd()), "lock", internalDir+"/lock", err)
+	}
+	d.Close()
+	if err != nil {
 		release()
+		if !exclusive && errors.Is(err, fs.ErrNotExist) {
+			return func() {}, nil
+		}
 		return nil, fmt.Errorf("lock: %w", err)
 	}
+	f := os.NewFile(uintptr(fd), internalDir+"/lock")
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		release()
+		if err == nil {
+			err = notPlain(internalDir+"/lock", fi.Mode())
+		}
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(fd, how|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			f.Close()
+			release()
+			return nil, fmt.Errorf("lock: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			release()
+			return nil, fmt.Errorf("lock: %w", ctx.Err())
+		case <-time.After(lockPoll):
+		}
+	}
 	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // released on close anyway
+		syscall.Flock(fd, syscall.LOCK_UN) //nolint:errcheck // released on close anyway
 		f.Close()
 		release()
 	}, nil
 }
 
+// tempFile is a finished temporary file in the store's tmp folder.
+type tempFile struct {
+	dir  *os.File
+	name string
+}
+
+// linkAt links the temporary file as base in the folder d.
+func (t tempFile) linkAt(d *os.File, base string) error {
+	return unix.Linkat(int(t.dir.Fd()), t.name, int(d.Fd()), base, 0)
+}
+
+// renameAt moves the temporary file over base in the folder d.
+func (t tempFile) renameAt(d *os.File, base string) error {
+	return unix.Renameat(int(t.dir.Fd()), t.name, int(d.Fd()), base)
+}
+
 // replace moves the finished temporary file over key, under the store
 // lock, if the object's current ETag is ifMatch. It sets m's generation.
-func (s *Store) replace(key, tmpPath string, m *meta, ifMatch string) error {
-	unlock, err := s.lock(true)
+func (s *Store) replace(ctx context.Context, key string, tmp tempFile, m *meta, ifMatch string) error {
+	unlock, err := s.lock(ctx, true)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	defer unlock()
-	dp := s.dataPath(key)
-	if fi, err := os.Stat(dp); errors.Is(err, fs.ErrNotExist) || (err == nil && fi.IsDir()) {
+	f, _, err := s.openRegular(key)
+	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("put %s: if-match %s: %w: %w", key, ifMatch, store.ErrPreconditionFailed, store.ErrNotFound)
-	} else if err != nil {
+	}
+	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
+	f.Close()
 	cur, err := s.readMeta(key)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("put %s: %w", key, err)
@@ -259,121 +361,82 @@ func (s *Store) replace(key, tmpPath string, m *meta, ifMatch string) error {
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := writeFileSync(s.metaPath(key), mb); err != nil {
+	if err := s.writeFileSync(metaRel(key), mb); err != nil {
 		return fmt.Errorf("put %s: metadata: %w", key, err)
 	}
-	if err := os.Rename(tmpPath, dp); err != nil {
+	dir, base := splitRel(key)
+	d, err := s.openDir(dir, false)
+	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	return syncDir(filepath.Dir(dp))
-}
-
-// writeFileSync atomically replaces path with data (temp file, fsync, rename).
-func writeFileSync(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
+	if err := tmp.renameAt(d, base); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
 	}
-	return nil
+	return d.Sync()
 }
 
+// metaRel is the path of key's metadata below the root.
+func metaRel(key string) string { return internalDir + "/meta/" + key + ".json" }
+
+// maxMeta caps a metadata file: what logkeeper writes is far smaller (S3
+// allows 2 KiB of user metadata).
+const maxMeta = 1 << 20
+
+// readMeta reads key's metadata. A missing file wraps fs.ErrNotExist; a
+// file that is not a regular file, too large or not valid JSON wraps
+// store.ErrUnreadable.
 func (s *Store) readMeta(key string) (meta, error) {
 	var m meta
-	b, err := os.ReadFile(s.metaPath(key))
+	b, err := s.readCapped(metaRel(key), maxMeta)
 	if err != nil {
 		return m, fmt.Errorf("metadata of %s: %w", key, err)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("metadata of %s: %w", key, err)
+		return m, fmt.Errorf("metadata of %s: %w: %v", key, store.ErrUnreadable, err)
 	}
 	return m, nil
-}
-
-func (s *Store) lookup(key string, opts store.GetOptions) (fs.FileInfo, error) {
-	if err := s.checkKey(key); err != nil {
-		return nil, err
-	}
-	if opts.VersionID != "" {
-		return nil, fmt.Errorf("%s version %s: %w (the filesystem store keeps no versions)", key, opts.VersionID, store.ErrNotFound)
-	}
-	fi, err := os.Stat(s.dataPath(key))
-	if errors.Is(err, fs.ErrNotExist) || (err == nil && fi.IsDir()) {
-		return nil, fmt.Errorf("%s: %w", key, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	return fi, nil
 }
 
 // Head returns the object's metadata. Size is the size on disk now, so a
 // file truncated or grown behind the store's back shows up; the recorded
 // SHA-256 and checksum are those computed when it was written.
 func (s *Store) Head(ctx context.Context, key string, opts store.GetOptions) (store.ObjectInfo, error) {
-	info, f, err := s.read(key, opts, false)
-	if f != nil {
-		f.Close()
-	}
+	info, _, err := s.read(ctx, key, opts, false)
 	return info, err
 }
 
 // read returns the object's metadata and, when open is set, the open file,
 // both read under the shared store lock so they belong together.
-func (s *Store) read(key string, opts store.GetOptions, open bool) (store.ObjectInfo, *os.File, error) {
+func (s *Store) read(ctx context.Context, key string, opts store.GetOptions, open bool) (store.ObjectInfo, *os.File, error) {
 	if err := s.checkKey(key); err != nil {
 		return store.ObjectInfo{}, nil, fmt.Errorf("head %w", err)
 	}
-	unlock, err := s.lock(false)
+	if opts.VersionID != "" {
+		return store.ObjectInfo{}, nil, fmt.Errorf("head %s version %s: %w (the filesystem store keeps no versions)", key, opts.VersionID, store.ErrNotFound)
+	}
+	unlock, err := s.lock(ctx, false)
 	if err != nil {
 		return store.ObjectInfo{}, nil, fmt.Errorf("head %s: %w", key, err)
 	}
 	defer unlock()
-	info, err := s.head(key, opts)
-	if err != nil || !open {
-		return info, nil, err
-	}
-	f, err := os.Open(s.dataPath(key))
+	f, fi, err := s.openRegular(key)
 	if errors.Is(err, fs.ErrNotExist) {
-		return store.ObjectInfo{}, nil, fmt.Errorf("get %s: %w", key, store.ErrNotFound)
+		return store.ObjectInfo{}, nil, fmt.Errorf("head %s: %w", key, store.ErrNotFound)
 	}
 	if err != nil {
-		return store.ObjectInfo{}, nil, fmt.Errorf("get %s: %w", key, err)
+		return store.ObjectInfo{}, nil, fmt.Errorf("head %s: %w", key, err)
+	}
+	info, err := s.head(key, fi)
+	if err != nil || !open {
+		f.Close()
+		return info, nil, err
 	}
 	return info, f, nil
 }
 
-func (s *Store) head(key string, opts store.GetOptions) (store.ObjectInfo, error) {
-	fi, err := s.lookup(key, opts)
-	if err != nil {
-		return store.ObjectInfo{}, fmt.Errorf("head %w", err)
-	}
+// head returns key's metadata, with the size of the open file fi.
+func (s *Store) head(key string, fi fs.FileInfo) (store.ObjectInfo, error) {
 	m, err := s.readMeta(key)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A file placed behind the store's back: report what the disk says.
@@ -389,25 +452,47 @@ func (s *Store) head(key string, opts store.GetOptions) (store.ObjectInfo, error
 
 // Get opens the object.
 func (s *Store) Get(ctx context.Context, key string, opts store.GetOptions) (io.ReadCloser, store.ObjectInfo, error) {
-	info, f, err := s.read(key, opts, true)
+	info, f, err := s.read(ctx, key, opts, true)
 	if err != nil {
 		return nil, store.ObjectInfo{}, err
 	}
 	return f, info, nil
 }
 
-// List walks the objects under prefix in key order.
+// List walks the objects under prefix in key order. Symbolic links and
+// special files are listed (with the size Lstat gives) but never followed,
+// so that a reader finds them and reports them; an object whose metadata
+// is unreadable is listed with its key and size only. A folder of the
+// prefix that is a symbolic link is an error wrapping store.ErrUnreadable.
 func (s *Store) List(ctx context.Context, prefix string, fn func(store.ObjectInfo) error) error {
-	start := s.root
+	startRel := ""
 	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		start = filepath.Join(s.root, filepath.FromSlash(prefix[:i]))
+		startRel = prefix[:i]
 	}
-	var keys []string
+	if startRel != "" {
+		d, err := s.openDir(startRel, false)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		d.Close()
+	}
+	start := filepath.Join(s.root, filepath.FromSlash(startRel))
+	type entry struct {
+		key  string
+		mode fs.FileMode
+	}
+	var entries []entry
 	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p == start {
 				return fs.SkipAll
 			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(s.root, p)
@@ -419,19 +504,19 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(store.ObjectInf
 			return nil
 		}
 		if strings.HasPrefix(rel, prefix) {
-			keys = append(keys, rel)
+			entries = append(entries, entry{rel, d.Type()})
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("list %s: %w", prefix, err)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
+	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		info, err := s.Head(ctx, k, store.GetOptions{})
+		info, err := s.listInfo(ctx, e.key, e.mode)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -443,6 +528,24 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(store.ObjectInf
 		}
 	}
 	return nil
+}
+
+// listInfo is what List reports for key.
+func (s *Store) listInfo(ctx context.Context, key string, mode fs.FileMode) (store.ObjectInfo, error) {
+	if mode.IsRegular() {
+		info, err := s.Head(ctx, key, store.GetOptions{})
+		if !errors.Is(err, store.ErrUnreadable) && !errors.Is(err, store.ErrInvalidKey) {
+			return info, err
+		}
+	}
+	fi, err := os.Lstat(filepath.Join(s.root, filepath.FromSlash(key)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return store.ObjectInfo{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.ObjectInfo{}, err
+	}
+	return store.ObjectInfo{Key: key, Size: fi.Size(), LastModified: fi.ModTime().UTC()}, nil
 }
 
 // Versions returns the single current version of key, if it exists.
@@ -458,16 +561,25 @@ func (s *Store) Versions(ctx context.Context, key string) ([]store.Version, erro
 }
 
 // Delete removes an object and its metadata. logkeeper itself never calls
-// it; tests use it to tamper with an archive.
+// it; tests use it to tamper with an archive. It never follows a link.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.checkKey(key); err != nil {
 		return err
 	}
-	if err := os.Remove(s.dataPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete %s: %w", key, err)
-	}
-	if err := os.Remove(s.metaPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete %s: %w", key, err)
+	for _, rel := range []string{key, metaRel(key)} {
+		dir, base := splitRel(rel)
+		d, err := s.openDir(dir, false)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("delete %s: %w", key, err)
+		}
+		err = unix.Unlinkat(int(d.Fd()), base, 0)
+		d.Close()
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("delete %s: %w", key, err)
+		}
 	}
 	return nil
 }
