@@ -48,7 +48,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -479,55 +478,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(store.ObjectInf
 		}
 		d.Close()
 	}
-	start := filepath.Join(s.root, filepath.FromSlash(startRel))
-	type entry struct {
-		key  string
-		mode fs.FileMode
-	}
-	var entries []entry
-	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == start {
-				return fs.SkipAll
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(s.root, p)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel == internalDir {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if strings.HasPrefix(rel, prefix) {
-			entries = append(entries, entry{rel, d.Type()})
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("list %s: %w", prefix, err)
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		info, err := s.listInfo(ctx, e.key, e.mode)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
-		}
-		if err := fn(info); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.walkSorted(ctx, startRel, prefix, fn)
 }
 
 // listInfo is what List reports for key.

@@ -196,3 +196,31 @@ func tempFiles(t *testing.T, root string) []string {
 	}
 	return left
 }
+
+// List gives keys in ascending order of the whole key, although it walks
+// folder by folder: "a/b" comes after "a.b" and before "a0".
+func TestListOrderAcrossFolders(t *testing.T) {
+	s := newStore(t)
+	keys := []string{"a0", "a/b", "a.b", "a-c/x", "a/b0/c", "a/b/", "b"}
+	for _, k := range keys {
+		k = strings.TrimSuffix(k, "/")
+		if _, err := s.Put(context.Background(), k, strings.NewReader("x"), store.PutOptions{Size: 1}); err != nil && !errors.Is(err, store.ErrExists) {
+			t.Fatalf("put %s: %v", k, err)
+		}
+	}
+	var got []string
+	if err := s.List(context.Background(), "", func(oi store.ObjectInfo) error { got = append(got, oi.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a-c/x", "a.b", "a/b", "a/b0/c", "a0", "b"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("list order %q, want %q", got, want)
+	}
+	got = nil
+	if err := s.List(context.Background(), "a/b", func(oi store.ObjectInfo) error { got = append(got, oi.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{"a/b", "a/b0/c"}) {
+		t.Fatalf("list a/b: %q", got)
+	}
+}
