@@ -61,6 +61,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./custody
 	$(GO) test -run='^$$' -fuzz='^FuzzManifestBytes$$' -fuzztime=$(FUZZTIME) ./custody
 	$(GO) test -run='^$$' -fuzz='^FuzzSanitizePath$$' -fuzztime=$(FUZZTIME) ./export
+	$(GO) test -run='^$$' -fuzz='^FuzzObjectKey$$' -fuzztime=$(FUZZTIME) ./export
+	$(GO) test -run='^$$' -fuzz='^FuzzEscapeName$$' -fuzztime=$(FUZZTIME) ./export
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/config
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoders$$' -fuzztime=$(FUZZTIME) ./export/genesys
 	$(GO) test -run='^$$' -fuzz='^FuzzHeaders$$' -fuzztime=$(FUZZTIME) ./export/genesys

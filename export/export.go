@@ -7,7 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
-	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,9 +44,7 @@ type Job struct {
 	StaleUploadAge time.Duration
 	// Exporter identifies this program and host in the manifest.
 	Exporter manifest.Exporter
-	// Reason is recorded in the manifest (why the run happened).
-	Reason string
-	Logger *slog.Logger
+	Logger   *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Observer, when set, follows the run's progress (a progress display).
@@ -96,6 +94,8 @@ type Result struct {
 	ManifestKey  string `json:"manifest_key"`
 	// Manifest is the manifest written.
 	Manifest *manifest.Manifest `json:"-"`
+
+	attempted int // files the run tried: new ones and listing failures
 }
 
 // ErrFilesFailed is returned (wrapped) by Run when the manifest was written
@@ -103,11 +103,13 @@ type Result struct {
 // manifest's failures and the next run tries them again.
 var ErrFilesFailed = errors.New("some files could not be archived")
 
-// sourceError marks an error that came from the source side of a copy.
-type sourceError struct{ err error }
+// fileError marks a problem of one file only (its source side, or a name
+// that cannot become a key): recorded as a failure of the file, and the run
+// goes on.
+type fileError struct{ err error }
 
-func (e *sourceError) Error() string { return e.err.Error() }
-func (e *sourceError) Unwrap() error { return e.err }
+func (e *fileError) Error() string { return e.err.Error() }
+func (e *fileError) Unwrap() error { return e.err }
 
 // trackingReader remembers the first error its reader returned, so a
 // failed Put can be told apart: source trouble or store trouble.
@@ -126,23 +128,48 @@ func (t *trackingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Run performs one export run. window.End is the end of the span the run
-// covers; a zero window.End means now. The window's start is always the
-// end of the previous manifest's window (the Unix epoch for the first), so
-// windows never leave gaps. Run returns the result and, when some files
-// failed, an error wrapping ErrFilesFailed alongside a written manifest.
-// Any other error means no manifest was written.
-func (j *Job) Run(ctx context.Context, end time.Time) (*Result, error) {
+// Run performs one export run, recording reason (why the run happened) in
+// the manifest. window.End is the end of the span the run covers; a zero
+// end means now. The window's start is always the end of the previous
+// manifest's window (the Unix epoch for the first), so windows never leave
+// gaps. Run returns the result and, when some files failed, an error
+// wrapping ErrFilesFailed alongside a written manifest. Any other error is
+// a *RunError and means no manifest was written.
+//
+// A run has three parts: plan (read the chain, list the source, decide
+// what to archive), upload (copy each new file into the store) and seal
+// (append the signed manifest).
+func (j *Job) Run(ctx context.Context, end time.Time, reason string) (*Result, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return nil, fmt.Errorf("run id: %w", err)
 	}
-	var seq uint64
-	res, err := j.run(ctx, end, id.String(), &seq)
+	runID := id.String()
+	log := j.logger().With("stream", j.Stream, "run_id", runID)
+	started := j.now().UTC()
+	chain, err := j.loadChain(ctx)
 	if err != nil {
-		err = &RunError{Stream: j.Stream, RunID: id.String(), Sequence: seq, Err: err}
+		return nil, &RunError{Stream: j.Stream, RunID: runID, Err: err}
 	}
-	return res, err
+	seq := chain.NextSequence()
+	fail := func(err error) error {
+		return &RunError{Stream: j.Stream, RunID: runID, Sequence: seq, Err: err}
+	}
+	log = log.With("sequence", seq)
+	p, err := j.plan(ctx, log, chain, started, end)
+	if err != nil {
+		return nil, fail(err)
+	}
+	j.observer().Total(len(p.todo), p.todoBytes)
+	up, err := j.upload(ctx, log, runID, p.todo)
+	if err != nil {
+		return nil, fail(fmt.Errorf("export %s run %s (no manifest written): %w", j.Stream, runID, err))
+	}
+	res, err := j.seal(ctx, log, runID, reason, chain, p, up, started)
+	if err != nil {
+		return nil, fail(err)
+	}
+	return res, res.err()
 }
 
 // RunError is the error of a run: it names the run, so that a caller's log
@@ -159,22 +186,21 @@ type RunError struct {
 func (e *RunError) Error() string { return e.Err.Error() }
 func (e *RunError) Unwrap() error { return e.Err }
 
-func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint64) (*Result, error) {
-	now := j.Now
-	if now == nil {
-		now = time.Now
+func (j *Job) now() time.Time {
+	if j.Now != nil {
+		return j.Now()
 	}
-	log := j.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	workers := j.Workers
-	if workers <= 0 {
-		workers = 8
-	}
-	started := now().UTC()
-	log = log.With("stream", j.Stream, "run_id", runID)
+	return time.Now()
+}
 
+func (j *Job) logger() *slog.Logger {
+	if j.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return j.Logger
+}
+
+func (j *Job) loadChain(ctx context.Context) (*custody.Chain, error) {
 	load := custody.Load
 	if j.Chains != nil {
 		load = j.Chains.Load
@@ -183,18 +209,36 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 	if err != nil {
 		return nil, fmt.Errorf("load chain of %s: %w", j.Stream, err)
 	}
-	seq := chain.NextSequence()
-	*seqOut = seq
-	log = log.With("sequence", seq)
-	window := manifest.Window{Start: time.Unix(0, 0).UTC(), End: end.UTC()}
+	return chain, nil
+}
+
+// plan is what a run decided to do, before it touches the store.
+type plan struct {
+	window manifest.Window
+	// listed counts what the source offered (retries included).
+	listed int
+	// todo are the files to archive, in listing order, and their size.
+	todo      []File
+	todoBytes int64
+	// skipped are the items the source did not offer for archiving.
+	skipped []manifest.Skip
+	// failures are the items the source could not list.
+	failures []manifest.Failure
+}
+
+// plan works out the run's window, lists the source and sorts what it
+// offers: new or changed files to archive, items it skipped, items it
+// failed to list, and files archived before.
+func (j *Job) plan(ctx context.Context, log *slog.Logger, chain *custody.Chain, started, end time.Time) (*plan, error) {
+	p := &plan{window: manifest.Window{Start: time.Unix(0, 0).UTC(), End: end.UTC()}}
 	if end.IsZero() {
-		window.End = started
+		p.window.End = started
 	}
 	if chain.Head != nil {
-		window.Start = chain.Head.Manifest.Window.End
+		p.window.Start = chain.Head.Manifest.Window.End
 	}
-	if window.End.Before(window.Start) {
-		return nil, fmt.Errorf("window end %s is before the end of the last archived window %s", window.End.Format(time.RFC3339), window.Start.Format(time.RFC3339))
+	if p.window.End.Before(p.window.Start) {
+		return nil, fmt.Errorf("window end %s is before the end of the last archived window %s", p.window.End.Format(time.RFC3339), p.window.Start.Format(time.RFC3339))
 	}
 
 	j.abortStaleUploads(ctx, log)
@@ -203,7 +247,7 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 	if err != nil {
 		return nil, err
 	}
-	files, err := j.Source.List(ctx, window)
+	files, err := j.Source.List(ctx, p.window)
 	if err != nil {
 		return nil, fmt.Errorf("list source of %s: %w", j.Stream, err)
 	}
@@ -212,51 +256,59 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 		return nil, err
 	}
 	files = appendNew(files, late)
-	var todo []File
-	var todoBytes int64
-	var skipped []manifest.Skip
-	var listFailures []manifest.Failure
+	p.listed = len(files)
 	for _, f := range files {
 		switch {
 		case f.Skip != "":
-			skipped = append(skipped, manifest.Skip{ID: f.ID, Path: f.Path, Reason: f.Skip})
+			p.skipped = append(p.skipped, manifest.Skip{ID: f.ID, Path: f.Path, Reason: f.Skip})
 			log.Warn("item not collected", "path", f.Path, "reason", f.Skip)
 		case f.Err != nil:
-			listFailures = append(listFailures, manifest.Failure{ID: f.ID, Path: f.Path, Error: f.Err.Error()})
+			p.failures = append(p.failures, manifest.Failure{ID: f.ID, Path: f.Path, Error: f.Err.Error()})
 			log.Warn("item not archived", "path", f.Path, "err", f.Err.Error())
 		case chain.NeedsArchiving(provenance(f)):
-			todo = append(todo, f)
-			todoBytes += f.Size
+			p.todo = append(p.todo, f)
+			p.todoBytes += f.Size
 		}
 	}
-	log.Info("export started", "files_listed", len(files), "files_new", len(todo), "not_collected", len(skipped), "failed_at_listing", len(listFailures))
-	if p, ok := j.Source.(Preparer); ok && len(todo) > 0 {
-		p.Prepare(ctx, todo)
+	log.Info("export started", "files_listed", len(files), "files_new", len(p.todo), "not_collected", len(p.skipped), "failed_at_listing", len(p.failures))
+	if pr, ok := j.Source.(Preparer); ok && len(p.todo) > 0 {
+		pr.Prepare(ctx, p.todo)
 	}
+	return p, nil
+}
 
-	j.observer().Total(len(todo), todoBytes)
+// uploaded is what the upload part of a run stored, in listing order.
+type uploaded struct {
+	objects  []manifest.Object
+	failures []manifest.Failure
+	bytes    int64
+}
+
+// upload copies the files into the store, Workers at a time. A problem of
+// one file is recorded as its failure; any other error (the store's, a
+// cancellation) ends the upload and is returned.
+func (j *Job) upload(ctx context.Context, log *slog.Logger, runID string, todo []File) (*uploaded, error) {
+	workers := j.Workers
+	if workers <= 0 {
+		workers = 8
+	}
 	objects := make([]*manifest.Object, len(todo))
 	failures := make([]*manifest.Failure, len(todo))
-	var mu sync.Mutex
-	var bytes int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
 	for i, f := range todo {
 		g.Go(func() error {
 			o, err := j.copyFile(gctx, runID, f)
 			j.observer().Done(1, 0)
-			var se *sourceError
+			var fe *fileError
 			switch {
 			case err == nil:
 				objects[i] = o
-				mu.Lock()
-				bytes += o.Size
-				mu.Unlock()
 				log.Debug("file archived", "path", f.Path, "key", o.Key, "size", o.Size)
 				return nil
-			case errors.As(err, &se) && gctx.Err() == nil:
-				failures[i] = &manifest.Failure{ID: f.ID, Path: f.Path, Error: se.Error()}
-				log.Warn("file not archived", "path", f.Path, "err", se.Error())
+			case errors.As(err, &fe) && gctx.Err() == nil:
+				failures[i] = &manifest.Failure{ID: f.ID, Path: f.Path, Error: fe.Error()}
+				log.Warn("file not archived", "path", f.Path, "err", fe.Error())
 				return nil
 			default:
 				return err
@@ -264,54 +316,69 @@ func (j *Job) run(ctx context.Context, end time.Time, runID string, seqOut *uint
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("export %s run %s (no manifest written): %w", j.Stream, runID, err)
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("export %s run %s (no manifest written): %w", j.Stream, runID, err)
+		return nil, err
 	}
-
-	m := &manifest.Manifest{
-		Schema:    manifest.SchemaV1,
-		RunID:     runID,
-		Window:    window,
-		StartedAt: started,
-		Exporter:  j.Exporter,
-		Reason:    j.Reason,
-		Store:     j.Store.Describe(),
-		Source:    j.Source.Describe(),
-		Objects:   []manifest.Object{},
-		Failures:  listFailures,
-		Skipped:   skipped,
-	}
+	up := &uploaded{objects: []manifest.Object{}}
 	for _, o := range objects {
 		if o != nil {
-			m.Objects = append(m.Objects, *o)
+			up.objects = append(up.objects, *o)
+			up.bytes += o.Size
 		}
 	}
 	for _, f := range failures {
 		if f != nil {
-			m.Failures = append(m.Failures, *f)
+			up.failures = append(up.failures, *f)
 		}
 	}
-	m.FinishedAt = now().UTC()
+	return up, nil
+}
+
+// seal appends the run's signed manifest to the chain.
+func (j *Job) seal(ctx context.Context, log *slog.Logger, runID, reason string, chain *custody.Chain, p *plan, up *uploaded, started time.Time) (*Result, error) {
+	m := &manifest.Manifest{
+		Schema:    manifest.SchemaV1,
+		RunID:     runID,
+		Window:    p.window,
+		StartedAt: started,
+		Exporter:  j.Exporter,
+		Reason:    reason,
+		Store:     j.Store.Describe(),
+		Source:    j.Source.Describe(),
+		Objects:   up.objects,
+		Failures:  append(p.failures, up.failures...),
+		Skipped:   p.skipped,
+	}
+	m.FinishedAt = j.now().UTC()
 	if m.FinishedAt.Before(started) {
 		m.FinishedAt = started
 	}
-	entry, err := chain.Append(ctx, j.Store, j.Signer, m, j.putOptions(runID, manifest.Key(j.Stream, seq)))
+	entry, err := chain.Append(ctx, j.Store, j.Signer, m, j.putOptions(runID, manifest.Key(j.Stream, chain.NextSequence())))
 	if err != nil {
 		return nil, fmt.Errorf("export %s run %s: %w", j.Stream, runID, err)
 	}
 	res := &Result{
 		RunID: runID, Stream: j.Stream, Sequence: entry.Sequence,
-		Files: len(m.Objects), Bytes: bytes, Skipped: len(files) - len(todo) - len(skipped) - len(listFailures),
-		NotCollected: len(skipped), Failed: len(m.Failures), ManifestKey: entry.Key, Manifest: m,
+		Files: len(m.Objects), Bytes: up.bytes,
+		Skipped:      p.listed - len(p.todo) - len(p.skipped) - len(p.failures),
+		NotCollected: len(p.skipped), Failed: len(m.Failures), ManifestKey: entry.Key, Manifest: m,
+		attempted: len(p.todo) + len(p.failures),
 	}
-	log.Info("export finished", "files", res.Files, "bytes", res.Bytes, "skipped", res.Skipped, "failed", res.Failed, "manifest", res.ManifestKey)
-	if res.Failed > 0 {
-		return res, fmt.Errorf("%w: %d of %d files failed (first: %s: %s); they are listed in %s and the next run retries them",
-			ErrFilesFailed, res.Failed, len(todo)+len(listFailures), m.Failures[0].Path, m.Failures[0].Error, res.ManifestKey)
-	}
+	log.Info("export finished", "files", res.Files, "bytes", res.Bytes, "skipped", res.Skipped, "not_collected", res.NotCollected, "failed", res.Failed, "manifest", res.ManifestKey)
 	return res, nil
+}
+
+// err is the error Run returns with a written manifest: nil, or one
+// wrapping ErrFilesFailed when some files failed.
+func (r *Result) err() error {
+	if r.Failed == 0 {
+		return nil
+	}
+	first := r.Manifest.Failures[0]
+	return fmt.Errorf("%w: %d of %d files failed (first: %s: %s); they are listed in %s and the next run retries them",
+		ErrFilesFailed, r.Failed, r.attempted, first.Path, first.Error, r.ManifestKey)
 }
 
 // abortStaleUploads aborts the uploads that killed runs left under the
@@ -377,21 +444,21 @@ func (j *Job) putOptions(runID, key string) store.PutOptions {
 		}
 	}
 	if j.Retention != nil {
-		now := time.Now
-		if j.Now != nil {
-			now = j.Now
-		}
-		opts.Retention = &store.Retention{Mode: j.Retention.Mode, Until: j.Retention.Until(now())}
+		opts.Retention = &store.Retention{Mode: j.Retention.Mode, Until: j.Retention.Until(j.now())}
 	}
 	return opts
 }
 
-// copyFile streams one source file into the store.
+// copyFile streams one source file into the store. Its error is a
+// *fileError when the problem is the file's alone.
 func (j *Job) copyFile(ctx context.Context, runID string, f File) (*manifest.Object, error) {
-	key := manifest.ObjectsPrefix(j.Stream, runID) + SanitizePath(f.Path)
+	key, ok := ObjectKey(manifest.ObjectsPrefix(j.Stream, runID), f.Path, store.MaxKeyLen)
+	if !ok {
+		return nil, &fileError{fmt.Errorf("no object key of at most %d bytes can be made for this name", store.MaxKeyLen)}
+	}
 	rc, err := j.Source.Open(ctx, f)
 	if err != nil {
-		return nil, &sourceError{fmt.Errorf("open: %w", err)}
+		return nil, &fileError{fmt.Errorf("open: %w", err)}
 	}
 	defer rc.Close()
 	tr := &trackingReader{r: rc, obs: j.observer()}
@@ -400,11 +467,16 @@ func (j *Job) copyFile(ctx context.Context, runID string, f File) (*manifest.Obj
 	opts.Metadata = map[string]string{"logkeeper-stream": j.Stream, "logkeeper-run-id": runID}
 	info, err := j.Store.Put(ctx, key, tr, opts)
 	if err != nil {
-		if tr.err != nil && ctx.Err() == nil {
-			return nil, &sourceError{fmt.Errorf("read: %w", tr.err)}
-		}
-		if ctx.Err() == nil && errors.Is(err, store.ErrSizeMismatch) {
-			return nil, &sourceError{err}
+		switch {
+		case ctx.Err() != nil:
+			return nil, err
+		case tr.err != nil:
+			return nil, &fileError{fmt.Errorf("read: %w", tr.err)}
+		case errors.Is(err, store.ErrSizeMismatch):
+			return nil, &fileError{err}
+		case errors.Is(err, store.ErrInvalidKey), errors.Is(err, syscall.ENAMETOOLONG):
+			// The store refuses this key (its own limits): this file only.
+			return nil, &fileError{err}
 		}
 		return nil, err
 	}

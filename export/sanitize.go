@@ -74,3 +74,42 @@ func sanitizeSegment(s string) string {
 	}
 	return out[:cut] + "~" + hex.EncodeToString(sum[:8])
 }
+
+// keyHashLen is the number of hex digits of the SHA-256 of the whole name
+// that ends a key shortened by ObjectKey.
+const keyHashLen = 32
+
+// ObjectKey returns prefix + SanitizePath(name) when that fits in limit
+// bytes. A longer key is cut, at a character boundary outside any %XX
+// escape, to leave room for "~~" and 32 hex digits of the SHA-256 of the
+// whole name. "~~" appears in no unshortened key (SanitizePath escapes '~'
+// and its own segment marker is a single '~'), so the scheme stays
+// injective. It reports false when even the shortened key cannot fit (a
+// prefix too long for limit).
+func ObjectKey(prefix, name string, limit int) (string, bool) {
+	key := prefix + SanitizePath(name)
+	if len(key) <= limit {
+		return key, true
+	}
+	room := limit - len(prefix) - 2 - keyHashLen
+	if room < 0 {
+		return "", false
+	}
+	rel := key[len(prefix):]
+	cut := room
+	// The hash ends the last segment kept, which must stay within
+	// maxSegment bytes too.
+	if seg := strings.LastIndexByte(rel[:cut], '/') + 1; cut-seg > maxSegment-2-keyHashLen {
+		cut = seg + maxSegment - 2 - keyHashLen
+	}
+	for cut > 0 && !utf8.RuneStart(rel[cut]) {
+		cut--
+	}
+	if j := strings.LastIndexByte(rel[:cut], '%'); j >= 0 && j > cut-3 {
+		cut = j
+	}
+	// A segment's own "~" marker at the cut would read as part of "~~".
+	rel = strings.TrimRight(rel[:cut], "~")
+	sum := sha256.Sum256([]byte(name))
+	return prefix + rel + "~~" + hex.EncodeToString(sum[:keyHashLen/2]), true
+}

@@ -41,7 +41,6 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return cli.Usage(err)
 			}
-			job.Reason = reason
 			job.StaleUploadAge = staleAge
 			if staleAge <= 0 {
 				job.StaleUploadAge = -1 // all, whatever their age
@@ -50,7 +49,7 @@ func exportCommand() *cli.Command {
 				job.Observer = p
 			}
 			started := time.Now()
-			res, err := job.Run(ctx, time.Time{})
+			res, err := job.Run(ctx, time.Time{}, reason)
 			if res != nil {
 				printExport(env, res, time.Since(started))
 			}

@@ -62,7 +62,7 @@ func TestObserverHooks(t *testing.T) {
 	}
 	var ex counter
 	job.Observer = &ex
-	res, err := job.Run(ctx, time.Time{})
+	res, err := job.Run(ctx, time.Time{}, "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -13,13 +12,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/metrics"
-	"github.com/logkeeper/logkeeper/internal/store"
-	"github.com/logkeeper/logkeeper/policies"
 	"github.com/logkeeper/logkeeper/service/app"
 	"github.com/logkeeper/logkeeper/service/daemon"
 )
@@ -65,7 +61,7 @@ func runDaemon(ctx context.Context, env *cli.Env, cfgPath, listen string, once b
 		if err != nil {
 			return nil, err
 		}
-		return buildSetup(ctx, cfg, log, m)
+		return app.DaemonSetup(ctx, cfg, log, m)
 	}
 	opts := daemon.Options{Load: load, Logger: log, Metrics: m, VerifyEvery: verifyEvery}
 	if once && !env.JSON {
@@ -134,64 +130,4 @@ func onceError(err error) error {
 		}
 	}
 	return cli.Problems(err)
-}
-
-// buildSetup opens the store and signer of cfg and builds a job per stream.
-func buildSetup(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*daemon.Setup, error) {
-	st, err := app.OpenStore(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := app.OpenSigner(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	chains := &custody.Cache{} // one cache for the ticks and the jobs
-	s := &daemon.Setup{
-		Chains:      chains,
-		Store:       st,
-		PublicKey:   signer.Public(),
-		MaxBackfill: cfg.Daemon.MaxBackfillWindows,
-		LeaseTTL:    cfg.Daemon.LeaseTTL,
-		GracePeriod: cfg.Daemon.GracePeriod,
-	}
-	if cfg.Store.SSEKMSKeyID != "" {
-		enc := policies.Encryption{KMSKeyID: cfg.Store.SSEKMSKeyID, Context: cfg.Store.EncryptionContext}
-		s.LeasePutOptions = func(key, token string) store.PutOptions {
-			return store.PutOptions{SSE: &store.SSE{Algorithm: "aws:kms", KMSKeyID: enc.KMSKeyID,
-				Context: enc.ContextFor(streamOfLease(key), token, key, st.Describe())}}
-		}
-	}
-	var errs []error
-	clients := &app.Clients{} // streams on one Genesys org share a token
-	for i := range cfg.Streams {
-		sc := &cfg.Streams[i]
-		job, err := app.NewJob(ctx, cfg, sc.Name, st, signer, clients, log)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		job.Chains = chains
-		if r, ok := job.Source.(metrics.SourceReporting); ok {
-			r.ReportTo(m.Source(sc.Name))
-		}
-		ds := daemon.Stream{Name: sc.Name, Spec: sc.Schedule, Window: sc.Window, Run: daemon.JobRunner(job)}
-		if sc.Schedule != "" {
-			if ds.Schedule, err = config.ParseSchedule(sc.Schedule); err != nil {
-				errs = append(errs, fmt.Errorf("streams[%d].schedule: %w", i, err))
-			}
-		}
-		s.Streams = append(s.Streams, ds)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// streamOfLease returns the stream name of a lease key, for its
-// encryption context.
-func streamOfLease(key string) string {
-	name := key[len("_leases/"):]
-	return name[:len(name)-len(".json")]
 }

@@ -1,31 +1,58 @@
-// Package dirsource is the export source for a local folder: every regular
-// file below it, recursively, identified by its slash-separated path
-// relative to the folder.
 package dirsource
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/manifest"
 )
 
-// Source reads files from a folder.
+// Options change what a Source offers.
+type Options struct {
+	// FollowSymlinks offers, under the link's name, the regular file a
+	// symbolic link resolves to when the target is inside the folder.
+	FollowSymlinks bool
+	// Exclude names files that are never offered, however they are named
+	// in the folder (hard links included): the signing key, the
+	// configuration. A file here that does not exist is ignored.
+	Exclude []string
+}
+
+// Source reads files from a folder. It is safe for concurrent use.
 type Source struct {
 	root string
+	opts Options
+
+	mu sync.Mutex
+	// listed maps the ID of every file offered by the last List to where
+	// and what it was.
+	listed map[string]entry
 }
 
 var _ export.Source = (*Source)(nil)
 
-// New returns a source for the folder root, which must exist.
-func New(root string) (*Source, error) {
+// entry is a listed file: its raw path below the root (the target's for a
+// followed link) and its identity.
+type entry struct {
+	rel string
+	id  identity
+}
+
+// New returns a source for the folder root, which must exist, with the
+// default options (symbolic links skipped).
+func New(root string) (*Source, error) { return NewWithOptions(root, Options{}) }
+
+// NewWithOptions returns a source for the folder root, which must exist.
+func NewWithOptions(root string, opts Options) (*Source, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("source folder %s: %w", root, err)
@@ -37,7 +64,7 @@ func New(root string) (*Source, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("source folder %s is not a folder", abs)
 	}
-	return &Source{root: abs}, nil
+	return &Source{root: abs, opts: opts}, nil
 }
 
 // Describe returns the source type and folder.
@@ -45,53 +72,99 @@ func (s *Source) Describe() manifest.Source {
 	return manifest.Source{Type: "dir", Location: s.root}
 }
 
-// List walks the folder. Symbolic links, devices and sockets are skipped
-// (a link could point outside the folder); the window is not used, since a
-// folder has no notion of time windows: every new or changed file is
-// offered. An unreadable subfolder fails the listing, so a run never
-// attests as complete a folder it could not read.
+// List walks the folder (see the package documentation). The window is not
+// used, since a folder has no notion of time windows: every new or changed
+// file is offered. An error means the folder itself could not be read.
 func (s *Source) List(ctx context.Context, _ manifest.Window) ([]export.File, error) {
-	var files []export.File
-	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(s.root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		files = append(files, export.File{
-			ID: rel, Path: rel, Size: fi.Size(), Modified: fi.ModTime().UTC(),
-		})
-		return nil
-	})
+	excluded := s.excluded()
+	w := &walker{ctx: ctx, src: s, excluded: excluded, listed: map[string]entry{}}
+	rootFD, err := unix.Open(s.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", s.root, &os.PathError{Op: "open", Path: s.root, Err: err})
+	}
+	defer unix.Close(rootFD)
+	if err := w.walk(rootFD, ""); err != nil {
 		return nil, fmt.Errorf("list %s: %w", s.root, err)
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].ID < files[j].ID })
-	return files, nil
+	sort.Slice(w.files, func(i, j int) bool { return w.files[i].ID < w.files[j].ID })
+	s.mu.Lock()
+	s.listed = w.listed
+	s.mu.Unlock()
+	return w.files, nil
 }
 
-// Open opens a listed file.
-func (s *Source) Open(ctx context.Context, f export.File) (io.ReadCloser, error) {
-	if strings.HasPrefix(f.ID, "../") || filepath.IsAbs(f.ID) {
-		return nil, fmt.Errorf("file %q is outside the source folder", f.ID)
+// excluded returns the identities of the files in Options.Exclude.
+func (s *Source) excluded() map[fileKey]bool {
+	out := map[fileKey]bool{}
+	for _, p := range s.opts.Exclude {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err == nil {
+			out[keyOf(&st)] = true
+		}
 	}
-	p := filepath.Join(s.root, filepath.FromSlash(f.ID))
-	fh, err := os.Open(p)
+	return out
+}
+
+// Open opens a file the last List offered (see the package documentation).
+func (s *Source) Open(ctx context.Context, f export.File) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	e, ok := s.listed[f.ID]
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("file %q was not listed", f.ID)
+	}
+	fd, err := s.openNoFollow(e.rel, unix.O_NONBLOCK|unix.O_NOCTTY)
 	if err != nil {
 		return nil, err
 	}
-	return fh, nil
+	fh := os.NewFile(uintptr(fd), filepath.Join(s.root, e.rel))
+	got, err := identityOfFD(fd)
+	if err == nil {
+		err = e.id.check(got)
+	}
+	if err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return &checkedReader{f: fh, fd: fd, want: e.id, left: e.id.size}, nil
 }
+
+// ErrChanged is wrapped by the errors of Open and of reading when the
+// file is no longer the one listed.
+var ErrChanged = errors.New("file changed since it was listed")
+
+// checkedReader reads exactly the listed size and, at the end, checks
+// that the file did not change while it was read.
+type checkedReader struct {
+	f    *os.File
+	fd   int
+	want identity
+	left int64
+}
+
+func (r *checkedReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		got, err := identityOfFD(r.fd)
+		if err == nil {
+			err = r.want.check(got)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("at the end of the read: %w", err)
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.f.Read(p)
+	r.left -= int64(n)
+	if err == io.EOF && r.left > 0 {
+		return n, fmt.Errorf("%w: it shrank while it was read (%d bytes short)", ErrChanged, r.left)
+	}
+	return n, err
+}
+
+func (r *checkedReader) Close() error { return r.f.Close() }

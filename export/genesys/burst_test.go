@@ -79,7 +79,7 @@ func runBurst(t testing.TB, st store.Store, faults bool) burstResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := time.Now()
-	res, err := job.Run(ctx, time.Time{})
+	res, err := job.Run(ctx, time.Time{}, "test")
 	elapsed := time.Since(start)
 	if err != nil {
 		t.Fatalf("export: %v", err)

@@ -47,7 +47,7 @@ func (a *archive) run(src export.Source, end time.Time) (*export.Result, error) 
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	return job.Run(ctx, end)
+	return job.Run(ctx, end, "test")
 }
 
 // verify checks the whole chain, reading every object.

@@ -65,7 +65,7 @@ streams:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			res, err := job.Run(ctx, auditStart.Add(48*time.Hour))
+			res, err := job.Run(ctx, auditStart.Add(48*time.Hour), "test")
 			if err != nil || res.Files != tc.files {
 				t.Fatalf("export: %+v, %v", res, err)
 			}

@@ -170,6 +170,10 @@ type Source struct {
 	// folder on the edge passed as is to the edge's log jobs (empty: the
 	// edge's default).
 	Path string `yaml:"path"`
+	// FollowSymlinks, for a dir source, archives the regular file a
+	// symbolic link resolves to when it lies inside the folder; otherwise
+	// (the default) symbolic links are recorded as skipped.
+	FollowSymlinks bool `yaml:"follow_symlinks"`
 
 	// Region is the Genesys Cloud domain, such as mypurecloud.com. When it
 	// is set the loader fills APIURL and LoginURL from it.

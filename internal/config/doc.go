@@ -34,6 +34,7 @@
 //	      path: logs/edge         dir: relative to the file's folder;
 //	                              genesys-edge: folder on the edge, as is
 //
+// A dir source also takes follow_symlinks (default false).
 // Genesys sources take region (or api_url and login_url), client_id,
 // client_secret, query, recurse and max_concurrency (1..256, default 8);
 // genesys-edge also takes edges and path, genesys-audit service_name. A

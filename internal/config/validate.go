@@ -388,6 +388,7 @@ func (v *validator) dirSource(p string, s *Source) {
 }
 
 func (v *validator) genesysSource(p string, s *Source) {
+	v.notUsed(p, s.Type, "follow_symlinks")
 	if s.Type == SourceGenesysEdge {
 		v.notUsed(p, s.Type, "service_name", "since", "settle", "recheck_windows")
 		// The edge path is a folder on the edge, not on this machine: it

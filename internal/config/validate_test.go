@@ -503,3 +503,15 @@ func TestParseAliasBomb(t *testing.T) {
 		t.Fatal("parse did not stop")
 	}
 }
+
+func TestFollowSymlinksOnlyForDir(t *testing.T) {
+	dir := okStore + okSigning + "streams:\n  - name: a\n    source: {type: dir, path: /var/log/a, follow_symlinks: true}\n"
+	c, err := Parse([]byte(dir), "/etc/logkeeper")
+	if err != nil || !c.Streams[0].Source.FollowSymlinks {
+		t.Fatalf("dir source with follow_symlinks: %v", err)
+	}
+	edge := okStore + okSigning + "streams:\n  - name: e\n    source: {type: genesys-edge, region: mypurecloud.com, client_id: x, client_secret: y, follow_symlinks: true}\n"
+	if _, err := Parse([]byte(edge), "/etc/logkeeper"); err == nil || !strings.Contains(err.Error(), "follow_symlinks: not used by source type genesys-edge") {
+		t.Fatalf("genesys source with follow_symlinks: %v", err)
+	}
+}

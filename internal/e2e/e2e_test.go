@@ -101,7 +101,7 @@ func (h *harness) job() *export.Job {
 
 func (h *harness) export() *export.Result {
 	h.t.Helper()
-	res, err := h.job().Run(context.Background(), time.Time{})
+	res, err := h.job().Run(context.Background(), time.Time{}, "test")
 	if err != nil {
 		h.t.Fatalf("export: %v", err)
 	}
@@ -202,7 +202,7 @@ func TestUnreadableFileRecordedAndRetried(t *testing.T) {
 	writeFile(t, h.src, "bad.log", []byte("bad"))
 	job := h.job()
 	job.Source = &failingSource{Source: job.Source, fail: "bad.log"}
-	res, err := job.Run(context.Background(), time.Time{})
+	res, err := job.Run(context.Background(), time.Time{}, "test")
 	if !errors.Is(err, export.ErrFilesFailed) || res == nil {
 		t.Fatalf("run with an unreadable file: res %+v err %v", res, err)
 	}
@@ -244,7 +244,7 @@ func TestStoreFailureWritesNoManifest(t *testing.T) {
 	}
 	job := h.job()
 	job.Store = &flakyStore{Store: h.st, failAfter: 5}
-	_, err := job.Run(context.Background(), time.Time{})
+	_, err := job.Run(context.Background(), time.Time{}, "test")
 	var re *export.RunError
 	if !errors.As(err, &re) || re.RunID == "" || re.Sequence != 1 || re.Stream != "s" {
 		t.Fatalf("run with a failing store: want a RunError naming the run, got %v", err)
@@ -279,7 +279,7 @@ func TestCancelledRunWritesNoManifest(t *testing.T) {
 	writeFile(t, h.src, "a.log", randData(1<<20, 3))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := h.job().Run(ctx, time.Time{}); !errors.Is(err, context.Canceled) {
+	if _, err := h.job().Run(ctx, time.Time{}, "test"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run: %v", err)
 	}
 	if rep := h.verify(false); !slices.Equal(kinds(rep), []string{custody.KindChainEmpty}) {

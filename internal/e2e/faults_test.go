@@ -66,7 +66,7 @@ func TestExportThroughFaults(t *testing.T) {
 			job := h.job()
 			job.Workers = 8
 			start := time.Now()
-			res, err := job.Run(context.Background(), time.Time{})
+			res, err := job.Run(context.Background(), time.Time{}, "test")
 			if err != nil {
 				t.Fatalf("export through faults: %v (faults %v)", err, proxy.Counts())
 			}
@@ -92,7 +92,7 @@ func TestExportThroughFaults(t *testing.T) {
 			}
 
 			// A second run through the same faults archives nothing again.
-			res2, err := h.job().Run(context.Background(), time.Time{})
+			res2, err := h.job().Run(context.Background(), time.Time{}, "test")
 			if err != nil {
 				t.Fatalf("second export through faults: %v", err)
 			}

@@ -44,6 +44,7 @@ type Metrics struct {
 	watermark    *prometheus.GaugeVec
 	backlog      *prometheus.GaugeVec
 	skipped      *prometheus.CounterVec
+	takeovers    *prometheus.CounterVec
 	panics       *prometheus.CounterVec
 	throttles    *prometheus.CounterVec
 	throttleWait *prometheus.CounterVec
@@ -77,6 +78,8 @@ func New() *Metrics {
 		Help: "Complete windows of the stream not archived yet, after the last tick."}, []string{"stream"})
 	m.skipped = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logkeeper_ticks_skipped_total",
 		Help: "Scheduled ticks that ran nothing, by reason (still_running, lease_held, shutting_down)."}, []string{"stream", "reason"})
+	m.takeovers = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logkeeper_lease_takeovers_total",
+		Help: "Invalid leases taken over, by reason (expiry_too_far, unreadable)."}, []string{"stream", "reason"})
 	m.panics = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logkeeper_panics_total",
 		Help: "Panics recovered in scheduled jobs."}, []string{"stream"})
 	m.throttles = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logkeeper_source_throttles_total",
@@ -95,7 +98,7 @@ func New() *Metrics {
 		Help: "Unix time of the last successful configuration load."})
 	m.headAge = newHeadAge(time.Now)
 	for _, c := range []prometheus.Collector{m.runs, m.bytes, m.files, m.duration, m.lastSuccess, m.watermark, m.backlog,
-		m.skipped, m.panics, m.throttles, m.throttleWait, m.retries, m.verifyRuns, m.verifyProbs, m.reloads, m.configLoaded, m.headAge} {
+		m.skipped, m.takeovers, m.panics, m.throttles, m.throttleWait, m.retries, m.verifyRuns, m.verifyProbs, m.reloads, m.configLoaded, m.headAge} {
 		f(c)
 	}
 	f(collectors.NewGoCollector())
@@ -168,6 +171,14 @@ func (m *Metrics) Skipped(stream, reason string) {
 		return
 	}
 	m.skipped.WithLabelValues(stream, reason).Inc()
+}
+
+// LeaseTakenOver records an invalid lease replaced by this replica.
+func (m *Metrics) LeaseTakenOver(stream, reason string) {
+	if m == nil {
+		return
+	}
+	m.takeovers.WithLabelValues(stream, reason).Inc()
 }
 
 // Panic records a recovered panic.

@@ -49,11 +49,15 @@ func PartSizeFor(size, configured int64) int64 {
 	return ps
 }
 
+// MaxKeyLen is the longest object key in bytes, on every store (S3's
+// limit).
+const MaxKeyLen = 1024
+
 // ValidateKey checks that key is a relative slash-separated object key
 // with no empty, "." or ".." segment and no control characters.
 func ValidateKey(key string) error {
-	if key == "" || len(key) > 1024 {
-		return fmt.Errorf("%w: %q: empty or longer than 1024 bytes", ErrInvalidKey, key)
+	if key == "" || len(key) > MaxKeyLen {
+		return fmt.Errorf("%w: %q: empty or longer than %d bytes", ErrInvalidKey, key, MaxKeyLen)
 	}
 	for _, seg := range strings.Split(key, "/") {
 		if seg == "" || seg == "." || seg == ".." {

@@ -146,7 +146,7 @@ func (cs *Clients) genesysClient(s *config.Stream, log *slog.Logger) (*genesys.C
 
 // NewSource builds the source of a stream. clients may be nil (a client of
 // its own); log receives the source's log lines.
-func NewSource(s *config.Stream, clients *Clients, log *slog.Logger) (export.Source, error) {
+func NewSource(c *config.Config, s *config.Stream, clients *Clients, log *slog.Logger) (export.Source, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -156,7 +156,12 @@ func NewSource(s *config.Stream, clients *Clients, log *slog.Logger) (export.Sou
 	)
 	switch s.Source.Type {
 	case config.SourceDir:
-		src, err = dirsource.New(s.Source.Path)
+		opts := dirsource.Options{FollowSymlinks: s.Source.FollowSymlinks}
+		if c.Signing.KeyScheme == config.KeySchemeFile {
+			// Never archive the private key, even through a hard link.
+			opts.Exclude = []string{c.Signing.KeyPath}
+		}
+		src, err = dirsource.NewWithOptions(s.Source.Path, opts)
 	case config.SourceGenesysEdge, config.SourceGenesysAudit:
 		var c *genesys.Client
 		c, err = clients.genesysClient(s, log)
@@ -206,7 +211,7 @@ func NewJob(ctx context.Context, c *config.Config, streamName string, st store.S
 	if log == nil {
 		log = slog.Default()
 	}
-	src, err := NewSource(s, clients, log.With("stream", s.Name))
+	src, err := NewSource(c, s, clients, log.With("stream", s.Name))
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/internal/metrics"
 	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/policies"
 	"github.com/logkeeper/logkeeper/service/lease"
 )
 
@@ -27,14 +28,8 @@ import (
 // end, recording reason in the manifest (see export.Job.Run).
 type RunFunc func(ctx context.Context, end time.Time, reason string) (*export.Result, error)
 
-// JobRunner runs j. The daemon never runs one stream twice at once, so
-// setting the job's Reason before each run is safe.
-func JobRunner(j *export.Job) RunFunc {
-	return func(ctx context.Context, end time.Time, reason string) (*export.Result, error) {
-		j.Reason = reason
-		return j.Run(ctx, end)
-	}
-}
+// JobRunner runs j.
+func JobRunner(j *export.Job) RunFunc { return j.Run }
 
 // Stream is one stream as the daemon runs it.
 type Stream struct {
@@ -62,8 +57,9 @@ type Setup struct {
 	LeaseTTL time.Duration
 	// GracePeriod is how long running exports may finish at shutdown.
 	GracePeriod time.Duration
-	// LeasePutOptions, when not nil, gives the encryption of lease objects.
-	LeasePutOptions func(key, token string) store.PutOptions
+	// LeaseEncryption, when not nil, encrypts the lease objects (SSE-KMS,
+	// with the lease's name in place of the stream in the context).
+	LeaseEncryption *policies.Encryption
 	// Chains, when set, caches the chains between ticks (share it with the
 	// streams' export jobs), so a tick reads only new manifests.
 	Chains *custody.Cache
@@ -163,7 +159,7 @@ func (d *Daemon) install(s *Setup) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.setup = s
-	d.leases = &lease.Manager{Store: s.Store, Holder: d.holder, TTL: s.LeaseTTL, Now: d.o.Now, PutOptions: s.LeasePutOptions}
+	d.leases = &lease.Manager{Store: s.Store, Holder: d.holder, TTL: s.LeaseTTL, Now: d.o.Now, PutOptions: leasePutOptions(s)}
 	for _, st := range s.Streams {
 		if d.locks[st.Name] == nil {
 			d.locks[st.Name] = &sync.Mutex{}
@@ -173,6 +169,19 @@ func (d *Daemon) install(s *Setup) {
 	d.readyMu.Lock()
 	d.readyAt = time.Time{}
 	d.readyMu.Unlock()
+}
+
+// leasePutOptions returns the encryption of s's lease objects, or nil.
+func leasePutOptions(s *Setup) func(name, key, token string) store.PutOptions {
+	enc := s.LeaseEncryption
+	if enc == nil {
+		return nil
+	}
+	where := s.Store.Describe()
+	return func(name, key, token string) store.PutOptions {
+		return store.PutOptions{SSE: &store.SSE{Algorithm: "aws:kms", KMSKeyID: enc.KMSKeyID,
+			Context: enc.ContextFor(name, token, key, where)}}
+	}
 }
 
 func (d *Daemon) current() (*Setup, *lease.Manager) {
@@ -251,7 +260,10 @@ func (d *Daemon) Ready(ctx context.Context) error {
 }
 
 // RunOnce runs one tick of every stream, one after the other, with the
-// code the schedule uses, and returns every stream's error joined.
+// code the schedule uses, and returns every stream's error joined. A
+// stream whose lease another replica holds is not run: its error wraps
+// lease.ErrHeld, so a one-off run never reports success having archived
+// nothing.
 func (d *Daemon) RunOnce(ctx context.Context) error {
 	s, leases := d.current()
 	var errs []error
@@ -351,7 +363,7 @@ func (d *Daemon) schedule(root context.Context, s *Setup, leases *lease.Manager)
 			continue
 		}
 		c.Schedule(st.Schedule, cron.FuncJob(func() {
-			if err := d.runTick(root, s, leases, st); err != nil {
+			if err := d.runTick(root, s, leases, st); err != nil && !errors.Is(err, lease.ErrHeld) {
 				attrs := []any{"stream", st.Name, "err", err.Error()}
 				var re *export.RunError
 				if errors.As(err, &re) {

@@ -14,6 +14,7 @@ import (
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/service/daemon"
+	"github.com/logkeeper/logkeeper/service/lease"
 )
 
 // checkWindows checks that the windows of the manifests meet, that every
@@ -188,7 +189,7 @@ func TestGracefulShutdown(t *testing.T) {
 				once.Do(func() { close(started) })
 				select {
 				case <-time.After(tc.exportFor):
-					return job.Run(ctx, end)
+					return job.Run(ctx, end, reason)
 				case <-ctx.Done():
 					cause = context.Cause(ctx)
 					return nil, fmt.Errorf("export cancelled (no manifest written): %w", ctx.Err())
@@ -237,7 +238,7 @@ func TestPanicRecovered(t *testing.T) {
 		if panicky {
 			panic("source blew up")
 		}
-		return job.Run(ctx, end)
+		return job.Run(ctx, end, reason)
 	}
 	d := e.daemon("r1")
 	if err := d.RunOnce(context.Background()); err == nil || !strings.Contains(err.Error(), "panic: source blew up") {
@@ -261,7 +262,7 @@ func blockingRun(started chan<- struct{}, release <-chan struct{}) func(ctx cont
 	return func(ctx context.Context, job *export.Job, end time.Time, reason string) (*export.Result, error) {
 		once.Do(func() { close(started) })
 		<-release
-		return job.Run(ctx, end)
+		return job.Run(ctx, end, reason)
 	}
 }
 
@@ -282,8 +283,12 @@ func TestNoOverlappingRuns(t *testing.T) {
 			done := make(chan error, 1)
 			go func() { done <- a.RunOnce(context.Background()) }()
 			<-started
-			if err := b.RunOnce(context.Background()); err != nil {
+			err := b.RunOnce(context.Background())
+			if sameProcess && err != nil {
 				t.Fatal(err)
+			}
+			if !sameProcess && !errors.Is(err, lease.ErrHeld) {
+				t.Fatalf("RunOnce beside a replica holding the lease: %v, want ErrHeld", err)
 			}
 			close(release)
 			if err := <-done; err != nil {

@@ -136,7 +136,6 @@ func (e *env) setup(ctx context.Context) (*daemon.Setup, error) {
 	run := daemon.JobRunner(job)
 	if e.run != nil {
 		run = func(ctx context.Context, end time.Time, reason string) (*export.Result, error) {
-			job.Reason = reason
 			return e.run(ctx, job, end, reason)
 		}
 	}

@@ -23,7 +23,9 @@ const releaseTimeout = 10 * time.Second
 // tick archives the complete windows of one stream after its watermark,
 // in order, at most s.MaxBackfill of them. It stops at the first run that
 // writes no manifest and returns its error: the window is retried at the
-// next tick, so none is skipped.
+// next tick, so none is skipped. When another replica holds the stream's
+// lease it runs nothing, logs that at info, and returns an error wrapping
+// lease.ErrHeld (the schedule does not log it again; RunOnce reports it).
 func (d *Daemon) tick(ctx context.Context, s *Setup, leases *lease.Manager, st Stream, log *slog.Logger) error {
 	runCtx := ctx
 	if s.LeaseTTL > 0 {
@@ -32,12 +34,17 @@ func (d *Daemon) tick(ctx context.Context, s *Setup, leases *lease.Manager, st S
 		var held *lease.HeldError
 		if errors.As(err, &held) {
 			d.m.Skipped(st.Name, metrics.SkipLeaseHeld)
-			log.Debug("tick skipped: the stream's lease is held by another replica", "holder", held.Holder, "until", held.Expires)
-			return nil
+			log.Info("tick skipped: the stream's lease is held by another replica", "holder", held.Holder, "expires", held.Expires)
+			return fmt.Errorf("stream %s: nothing archived: %w", st.Name, err)
 		}
 		if err != nil {
 			d.m.Run(st.Name, metrics.ResultFailed, time.Since(start), 0, 0, time.Now())
 			return fmt.Errorf("stream %s: take lease: %w", st.Name, err)
+		}
+		if to := l.Takeover(); to != nil {
+			d.m.LeaseTakenOver(st.Name, to.Reason)
+			log.Warn("invalid lease taken over", "reason", to.Reason, "previous_holder", to.Previous.Holder,
+				"previous_expires", to.Previous.Expires, "lease_ttl", s.LeaseTTL.String())
 		}
 		var stop func()
 		runCtx, stop = l.Hold(ctx)

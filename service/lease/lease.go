@@ -70,6 +70,25 @@ func (r *Record) free(now time.Time, holder string) bool {
 	return r.Released || r.Holder == holder || !now.Before(r.Expires)
 }
 
+// Reasons a lease that was not free was taken over (Takeover.Reason).
+const (
+	// TakeoverExpiryTooFar: the record's expiry lies further ahead than
+	// the TTL (plus the clock drift a lease tolerates) allows. No holder
+	// writes that; a record edited by hand, or by a replica configured with
+	// a longer lease_ttl, would otherwise stop the stream until then.
+	TakeoverExpiryTooFar = "expiry_too_far"
+	// TakeoverUnreadable: the lease object is not a lease record.
+	TakeoverUnreadable = "unreadable"
+)
+
+// Takeover describes an invalid lease that Acquire replaced.
+type Takeover struct {
+	Name   string
+	Reason string
+	// Previous is the record replaced (zero when it was unreadable).
+	Previous Record
+}
+
 // Manager takes leases in one store for one holder. Its fields must not
 // change once it is in use; it is safe for concurrent use.
 type Manager struct {
@@ -82,9 +101,9 @@ type Manager struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// PutOptions, when not nil, gives the options (encryption) for writing
-	// the lease object at key; Size, ContentType and the conditions are
-	// set by the Manager.
-	PutOptions func(key, token string) store.PutOptions
+	// the object at key of the lease called name; Size, ContentType and
+	// the conditions are set by the Manager.
+	PutOptions func(name, key, token string) store.PutOptions
 }
 
 func (m *Manager) now() time.Time {
@@ -94,8 +113,15 @@ func (m *Manager) now() time.Time {
 	return time.Now().UTC()
 }
 
-// margin is how long before its written expiry a holder gives a lease up.
+// margin is how long before its written expiry a holder gives a lease up,
+// and so the clock drift between holders that leases tolerate.
 func (m *Manager) margin() time.Duration { return m.TTL / 10 }
+
+// tooFar reports whether r's expiry lies further ahead of now than a
+// holder with this TTL can have written.
+func (m *Manager) tooFar(r *Record, now time.Time) bool {
+	return !r.Released && r.Expires.Sub(now) > m.TTL+m.margin()
+}
 
 // Lease is a lease held by this process.
 type Lease struct {
@@ -105,22 +131,32 @@ type Lease struct {
 	mu   sync.Mutex
 	rec  Record
 	etag string
+	// takeover is set when Acquire replaced an invalid lease.
+	takeover *Takeover
 }
 
 // Acquire takes the lease called name. It returns a *HeldError (wrapping
 // ErrHeld) when another holder has it; any other error comes from the
-// store and may be transient.
+// store and may be transient. A lease object that is not a valid lease (an
+// expiry further ahead than the TTL allows, content that is not a lease
+// record) is taken over: Lease.Takeover then says what was replaced, for
+// the caller to report.
 func (m *Manager) Acquire(ctx context.Context, name string) (*Lease, error) {
 	if m.TTL <= 0 {
 		return nil, fmt.Errorf("lease %s: TTL %s must be positive", name, m.TTL)
 	}
 	key := Key(name)
 	cur, etag, err := m.read(ctx, key)
+	var takeover *Takeover
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return nil, fmt.Errorf("lease %s: %w", name, err)
-	case cur != nil && !cur.free(m.now(), m.Holder):
+	case cur == nil:
+		takeover = &Takeover{Name: name, Reason: TakeoverUnreadable}
+	case m.tooFar(cur, m.now()):
+		takeover = &Takeover{Name: name, Reason: TakeoverExpiryTooFar, Previous: *cur}
+	case !cur.free(m.now(), m.Holder):
 		return nil, &HeldError{Name: name, Holder: cur.Holder, Expires: cur.Expires}
 	}
 	id, err := uuid.NewV7()
@@ -139,9 +175,13 @@ func (m *Manager) Acquire(ctx context.Context, name string) (*Lease, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lease %s: %w", name, err)
 	}
-	l.etag = newTag
+	l.etag, l.takeover = newTag, takeover
 	return l, nil
 }
+
+// Takeover returns what Acquire replaced when it took over an invalid
+// lease, or nil.
+func (l *Lease) Takeover() *Takeover { return l.takeover }
 
 // read returns the lease object's record and ETag. A record that does not
 // parse is returned as nil with its ETag: it can be taken over.
@@ -171,7 +211,7 @@ func (l *Lease) write(ctx context.Context, rec Record, etag string) (string, err
 	}
 	var opts store.PutOptions
 	if l.m.PutOptions != nil {
-		opts = l.m.PutOptions(l.key, rec.Token)
+		opts = l.m.PutOptions(l.name, l.key, rec.Token)
 	}
 	opts.Size = int64(len(b))
 	opts.ContentType = "application/json"

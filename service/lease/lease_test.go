@@ -1,7 +1,9 @@
 package lease_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -118,8 +120,73 @@ func TestCorruptLeaseIsTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &clock{t: time.Now()}
-	if _, err := managers(st, c, 1)[0].Acquire(ctx, "edge"); err != nil {
+	l, err := managers(st, c, 1)[0].Acquire(ctx, "edge")
+	if err != nil {
 		t.Fatalf("acquire over a corrupt lease object: %v", err)
+	}
+	if to := l.Takeover(); to == nil || to.Reason != lease.TakeoverUnreadable {
+		t.Fatalf("takeover of a corrupt lease: %+v", to)
+	}
+}
+
+// writeRecord stores a lease record as another holder (or an intruder)
+// would have written it.
+func writeRecord(t *testing.T, st store.Store, name string, r lease.Record) {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Put(context.Background(), lease.Key(name), bytes.NewReader(b), store.PutOptions{Size: int64(len(b))}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExpiryTooFarIsTakenOver: a lease whose expiry lies further ahead
+// than the TTL (and the tolerated drift, a tenth of it) allows is invalid
+// and taken over; one within the bound is respected.
+func TestExpiryTooFarIsTakenOver(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		expires  time.Time
+		released bool
+		want     string // takeover reason, "" for none, "held" for ErrHeld
+	}{
+		{"2099", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), false, lease.TakeoverExpiryTooFar},
+		{"just past TTL and drift", now.Add(time.Minute + 6*time.Second + time.Millisecond), false, lease.TakeoverExpiryTooFar},
+		{"TTL and drift exactly", now.Add(time.Minute + 6*time.Second), false, "held"},
+		{"a fresh lease", now.Add(time.Minute), false, "held"},
+		{"expired", now.Add(-time.Second), false, ""},
+		{"released, any expiry", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newFS(t)
+			writeRecord(t, st, "edge", lease.Record{Schema: lease.Schema, Name: "edge", Holder: "intruder",
+				Token: "t", Acquired: now, Renewed: now, Expires: tc.expires, Released: tc.released})
+			m := managers(st, &clock{t: now}, 1)[0]
+			l, err := m.Acquire(context.Background(), "edge")
+			if tc.want == "held" {
+				var held *lease.HeldError
+				if !errors.As(err, &held) || held.Holder != "intruder" || !held.Expires.Equal(tc.expires) {
+					t.Fatalf("acquire: %v, want held by intruder until %s", err, tc.expires)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("acquire: %v", err)
+			}
+			to := l.Takeover()
+			switch {
+			case tc.want == "" && to != nil:
+				t.Fatalf("takeover %+v of a free lease", to)
+			case tc.want != "" && (to == nil || to.Reason != tc.want || to.Previous.Holder != "intruder" || !to.Previous.Expires.Equal(tc.expires)):
+				t.Fatalf("takeover %+v, want %s of intruder's lease", to, tc.want)
+			}
+			if got := l.Record(); got.Holder != "replica-0" || !got.Expires.Equal(now.Add(time.Minute)) {
+				t.Fatalf("lease after acquire: %+v", got)
+			}
+		})
 	}
 }
 
@@ -231,19 +298,23 @@ func (f *failingStore) Put(ctx context.Context, key string, r io.Reader, opts st
 func TestHoldCancelsWhenLost(t *testing.T) {
 	ctx := context.Background()
 	st := newFS(t)
-	a := &lease.Manager{Store: st, Holder: "a", TTL: 300 * time.Millisecond}
-	b := &lease.Manager{Store: st, Holder: "b", TTL: 300 * time.Millisecond, Now: func() time.Time { return time.Now().Add(time.Hour) }}
+	// A TTL of 4s: renewals every 1.3s, and the watchdog gives up only when
+	// none succeeded for 3.6s, enough for fsyncs on a loaded machine (300ms
+	// and 1s were not: the test failed under a load average of 20).
+	const ttl = 4 * time.Second
+	a := &lease.Manager{Store: st, Holder: "a", TTL: ttl}
+	b := &lease.Manager{Store: st, Holder: "b", TTL: ttl, Now: func() time.Time { return time.Now().Add(time.Hour) }}
 	l, err := a.Acquire(ctx, "edge")
 	if err != nil {
 		t.Fatal(err)
 	}
 	held, stop := l.Hold(ctx)
 	defer stop()
-	// Held for several TTLs thanks to renewals.
+	// Held past its TTL thanks to renewals.
 	select {
 	case <-held.Done():
 		t.Fatalf("lease lost while renewed: %v", context.Cause(held))
-	case <-time.After(time.Second):
+	case <-time.After(ttl + time.Second):
 	}
 	// b (whose clock runs an hour ahead) takes it over: a must notice.
 	if _, err := b.Acquire(ctx, "edge"); err != nil {
@@ -254,7 +325,7 @@ func TestHoldCancelsWhenLost(t *testing.T) {
 		if !errors.Is(context.Cause(held), lease.ErrLost) {
 			t.Fatalf("cause %v, want ErrLost", context.Cause(held))
 		}
-	case <-time.After(2 * time.Second):
+	case <-time.After(ttl):
 		t.Fatal("holder did not notice that its lease was taken over")
 	}
 }

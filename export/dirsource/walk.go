@@ -1,0 +1,173 @@
+package dirsource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/logkeeper/logkeeper/export"
+)
+
+// Skip reasons recorded in the manifest.
+const (
+	ReasonExcluded       = "excluded: the same file as one logkeeper never archives (e.g. the signing key)"
+	ReasonLinkOutside    = "symbolic link leading outside the source folder"
+	ReasonLinkNotRegular = "symbolic link to something other than a regular file"
+	ReasonLinkBroken     = "symbolic link that cannot be resolved"
+)
+
+// walker lists one folder tree by descriptor.
+type walker struct {
+	ctx      context.Context
+	src      *Source
+	excluded map[fileKey]bool
+	files    []export.File
+	listed   map[string]entry
+}
+
+// walk lists the folder open at fd (rel below the root, "" for the root),
+// and closes fd. Its error is the context's or the root's own: problems
+// below are recorded as items.
+func (w *walker) walk(fd int, rel string) error {
+	dir := os.NewFile(uintptr(fd), filepath.Join(w.src.root, rel))
+	defer dir.Close()
+	names, err := dir.Readdirnames(-1)
+	if err != nil {
+		if rel == "" {
+			return err
+		}
+		w.fail(rel, fmt.Errorf("read folder: %w", err))
+		return nil
+	}
+	for _, name := range names {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		child := name
+		if rel != "" {
+			child = rel + "/" + name
+		}
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if !errors.Is(err, unix.ENOENT) { // gone since the folder was read
+				w.fail(child, os.NewSyscallError("lstat", err))
+			}
+			continue
+		}
+		switch mode := uint32(st.Mode) & unix.S_IFMT; mode { //nolint:unconvert // Mode is not uint32 on every platform
+		case unix.S_IFDIR:
+			sub, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				w.fail(child, openError(err))
+				continue
+			}
+			if err := w.walk(sub, child); err != nil {
+				return err
+			}
+		case unix.S_IFREG:
+			w.offer(child, child, &st)
+		case unix.S_IFLNK:
+			if !w.src.opts.FollowSymlinks {
+				w.skip(child, kind(mode))
+				continue
+			}
+			w.follow(child)
+		default:
+			w.skip(child, kind(mode))
+		}
+	}
+	return nil
+}
+
+// offer lists the regular file at target (below the root) as name.
+func (w *walker) offer(name, target string, st *unix.Stat_t) {
+	if w.excluded[keyOf(st)] {
+		w.skip(name, ReasonExcluded)
+		return
+	}
+	id := identityOf(st)
+	esc := export.EscapeName(name)
+	w.files = append(w.files, export.File{ID: esc, Path: esc, Size: id.size, Modified: id.mtime})
+	w.listed[esc] = entry{rel: target, id: id}
+}
+
+// follow resolves the symbolic link name and offers its target when that
+// is a regular file inside the root.
+func (w *walker) follow(name string) {
+	root, err := filepath.EvalSymlinks(w.src.root)
+	if err != nil {
+		w.fail(name, err)
+		return
+	}
+	target, err := filepath.EvalSymlinks(filepath.Join(w.src.root, name))
+	if err != nil {
+		w.skip(name, ReasonLinkBroken)
+		return
+	}
+	rel, err := filepath.Rel(root, target)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+		w.skip(name, ReasonLinkOutside)
+		return
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(target, &st); err != nil {
+		w.skip(name, ReasonLinkBroken)
+		return
+	}
+	if uint32(st.Mode)&unix.S_IFMT != unix.S_IFREG { //nolint:unconvert // Mode is not uint32 on every platform
+		w.skip(name, ReasonLinkNotRegular)
+		return
+	}
+	w.offer(name, filepath.ToSlash(rel), &st)
+}
+
+func (w *walker) skip(name, reason string) {
+	esc := export.EscapeName(name)
+	w.files = append(w.files, export.File{ID: esc, Path: esc, Size: -1, Skip: reason})
+}
+
+func (w *walker) fail(name string, err error) {
+	esc := export.EscapeName(name)
+	w.files = append(w.files, export.File{ID: esc, Path: esc, Size: -1, Err: err})
+}
+
+// openNoFollow opens rel below the root read-only, component by component,
+// following no symbolic link; flags are added for the last component.
+func (s *Source) openNoFollow(rel string, flags int) (int, error) {
+	fd, err := unix.Open(s.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: s.root, Err: err}
+	}
+	segs := strings.Split(rel, "/")
+	for i, seg := range segs {
+		f := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC
+		if i < len(segs)-1 {
+			f |= unix.O_DIRECTORY
+		} else {
+			f |= flags
+		}
+		next, err := unix.Openat(fd, seg, f, 0)
+		unix.Close(fd)
+		if err != nil {
+			return -1, fmt.Errorf("open %s: %w", strings.Join(segs[:i+1], "/"), openError(err))
+		}
+		fd = next
+	}
+	return fd, nil
+}
+
+// openError says what an openat with O_NOFOLLOW found.
+func openError(err error) error {
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return fmt.Errorf("%w: it is a symbolic link now", ErrChanged)
+	case errors.Is(err, unix.ENOTDIR):
+		return fmt.Errorf("%w: it is not a folder now", ErrChanged)
+	}
+	return os.NewSyscallError("open", err)
+}
