@@ -53,9 +53,11 @@ var progressLine = regexp.MustCompile(`(export|verify) \d+/\d+ (files|objects) +
 // or when stderr is not a terminal.
 func TestProgressOnTerminal(t *testing.T) {
 	c, cfg := setup(t)
-	// Enough bytes that the display is redrawn while files are copied.
+	// Enough bytes that the display is redrawn (every 100ms) while files
+	// are copied and read back: with 4 x 24 MiB, verify of the file store
+	// sometimes finished before the first redraw.
 	for _, name := range []string{"big1.log", "big2.log", "big3.log", "big4.log"} {
-		b := make([]byte, 24<<20)
+		b := make([]byte, 64<<20)
 		rand.Read(b)
 		os.WriteFile(filepath.Join(c.dir, "logs", name), b, 0o644)
 	}
