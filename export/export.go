@@ -473,9 +473,10 @@ func (j *Job) putOptions(runID, key string) store.PutOptions {
 // copyFile streams one source file into the store. Its error is a
 // *fileError when the problem is the file's alone.
 func (j *Job) copyFile(ctx context.Context, runID string, f File) (*manifest.Object, error) {
-	key, ok := ObjectKey(manifest.ObjectsPrefix(j.Stream, runID), f.Path, store.MaxKeyLen)
+	limit := store.KeyLimit(j.Store)
+	key, ok := ObjectKey(manifest.ObjectsPrefix(j.Stream, runID), f.Path, limit)
 	if !ok {
-		return nil, &fileError{fmt.Errorf("no object key of at most %d bytes can be made for this name", store.MaxKeyLen)}
+		return nil, &fileError{fmt.Errorf("no object key of at most %d bytes can be made for this name", limit)}
 	}
 	rc, err := j.Source.Open(ctx, f)
 	if err != nil {
