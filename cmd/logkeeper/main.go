@@ -37,6 +37,8 @@ func logkeeper() *cli.App {
 		Commands: []*cli.Command{
 			exportCommand(),
 			verifyCommand(),
+			bundleCommand(),
+			verifyBundleCommand(),
 			runCommand(),
 			configCheckCommand(),
 			keysGenerateCommand(),
