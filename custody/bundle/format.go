@@ -41,13 +41,13 @@ const (
 
 // Index is index.json: what the bundle holds and where.
 type Index struct {
-	Schema    string    `json:"schema"`
-	Matter    string    `json:"matter"`
-	Stream    string    `json:"stream"`
+	Schema    string     `json:"schema"`
+	Matter    string     `json:"matter"`
+	Stream    string     `json:"stream"`
 	From      *time.Time `json:"from"`
 	To        *time.Time `json:"to"`
-	CreatedAt time.Time `json:"created_at"`
-	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	CreatedBy string     `json:"created_by"`
 	// Store is where the archive is (no secrets).
 	Store string `json:"store"`
 	// PublicKey is the bundled key's path and KeyID its fingerprint.
