@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os/user"
+	"strconv"
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
@@ -47,6 +48,7 @@ func bundleCommand() *cli.Command {
 		cf       configFlags
 		from, to timeFlag
 		o        custody.BundleOptions
+		reason   string
 	)
 	return &cli.Command{
 		Name:     "bundle",
@@ -60,6 +62,7 @@ func bundleCommand() *cli.Command {
 			fs.Var(&to, "to", "bundle runs whose window starts before this `time` (RFC 3339)")
 			fs.StringVar(&o.Out, "out", "", "output `folder`; must not exist or be empty")
 			fs.StringVar(&o.Actor, "actor", "", "`name` of who produces the bundle (default the OS user)")
+			fs.StringVar(&reason, "reason", "discovery production", "`text` recorded in the custody log: why the bundle is produced")
 		},
 		Run: func(ctx context.Context, env *cli.Env) error {
 			if o.Matter == "" {
@@ -76,10 +79,15 @@ func bundleCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if o.PublicKey, err = publicKey(ctx, cfg, ""); err != nil {
+			signer, err := openSigner(ctx, cfg)
+			if err != nil {
 				return err
 			}
-			st, err := openStoreReadOnly(ctx, cfg)
+			o.PublicKey = signer.Public()
+			if _, err := openStoreReadOnly(ctx, cfg); err != nil {
+				return err // a file store that does not exist is not created
+			}
+			st, err := openStore(ctx, cfg)
 			if err != nil {
 				return err
 			}
@@ -93,6 +101,11 @@ func bundleCommand() *cli.Command {
 			}
 			if err != nil {
 				return cli.Incomplete(err)
+			}
+			if err := recordEvent(ctx, signer, st, &custody.Event{Type: custody.EventBundle, Actor: o.Actor, Matter: o.Matter,
+				Reason: reason, Stream: cf.stream, Details: map[string]string{"from": from.String(), "to": to.String(),
+					"files": strconv.Itoa(res.Files), "manifests": strconv.Itoa(res.Manifests), "bundle_sha256sums_digest": res.Digest}}); err != nil {
+				return err
 			}
 			if env.JSON {
 				return env.PrintJSON(res)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
@@ -58,6 +59,10 @@ func holdPlaceCommand() *cli.Command {
 			if o.PublicKey, err = publicKey(ctx, cfg, ""); err != nil {
 				return err
 			}
+			signer, err := openSigner(ctx, cfg)
+			if err != nil {
+				return err
+			}
 			st, err := openStore(ctx, cfg)
 			if err != nil {
 				return err
@@ -68,6 +73,11 @@ func holdPlaceCommand() *cli.Command {
 			res, err := custody.PlaceHold(ctx, st, cf.stream, o)
 			if err != nil {
 				return holdError(err)
+			}
+			if err := recordEvent(ctx, signer, st, &custody.Event{Type: custody.EventHoldPlaced, Actor: o.Actor, Matter: o.Matter,
+				Reason: o.Reason, Stream: cf.stream, Details: map[string]string{"from": from.String(), "to": to.String(),
+					"objects_held": strconv.Itoa(res.ObjectsHeld), "manifests_held": strconv.Itoa(res.ManifestsHeld)}}); err != nil {
+				return err
 			}
 			if env.JSON {
 				return env.PrintJSON(res)
@@ -100,7 +110,15 @@ func holdReleaseCommand() *cli.Command {
 			if actor == "" {
 				actor = osUser()
 			}
-			_, st, err := cf.loadStore(ctx)
+			cfg, err := cf.load()
+			if err != nil {
+				return err
+			}
+			signer, err := openSigner(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			st, err := openStore(ctx, cfg)
 			if err != nil {
 				return err
 			}
@@ -111,6 +129,10 @@ func holdReleaseCommand() *cli.Command {
 			res, err := custody.ReleaseHold(ctx, st, matter, reason, actor, time.Now(), obs)
 			if err != nil {
 				return holdError(err)
+			}
+			if err := recordEvent(ctx, signer, st, &custody.Event{Type: custody.EventHoldReleased, Actor: actor, Matter: matter,
+				Reason: reason, Details: map[string]string{"released": strconv.Itoa(res.Released), "still_held": strconv.Itoa(res.StillHeld)}}); err != nil {
+				return err
 			}
 			if env.JSON {
 				return env.PrintJSON(res)

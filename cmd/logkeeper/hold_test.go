@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,6 +112,35 @@ func holdScenario(t *testing.T, a *archived, del func(key, version string) error
 		l.Holds[0].ReleasedAt == nil || l.Holds[0].From != nil || l.Holds[1].Matter != "M-B" || l.Holds[1].Objects != 1 || l.Holds[1].From == nil || l.Holds[1].ReleasedAt == nil {
 		t.Fatalf("hold list = %+v", l)
 	}
+	// The custody log shows every step with actor and reason.
+	var log struct {
+		Valid  bool `json:"valid"`
+		Events []struct {
+			Sequence uint64    `json:"sequence"`
+			Type     string    `json:"type"`
+			Time     time.Time `json:"time"`
+			Actor    string    `json:"actor"`
+			Matter   string    `json:"matter"`
+			Reason   string    `json:"reason"`
+		} `json:"events"`
+	}
+	a.runJSON(t, &log, "custody", "log", "-c", cfg)
+	var steps []string
+	for i, e := range log.Events {
+		if e.Sequence != uint64(i+1) || e.Time.IsZero() {
+			t.Fatalf("event %d: %+v", i, e)
+		}
+		steps = append(steps, strings.Join([]string{e.Type, e.Matter, e.Actor, e.Reason}, " "))
+	}
+	want := []string{"hold_placed M-A alice letter A", "hold_placed M-A alice letter A", "hold_placed M-B bob letter B",
+		"hold_released M-A alice settled", "hold_released M-B bob closed"}
+	if !log.Valid || strings.Join(steps, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("custody log: valid %v\n%s\nwant\n%s", log.Valid, strings.Join(steps, "\n"), strings.Join(want, "\n"))
+	}
+	a.runJSON(t, &log, "custody", "log", "-c", cfg, "--matter", "M-B")
+	if len(log.Events) != 2 || log.Events[0].Matter != "M-B" || log.Events[0].Sequence != 3 {
+		t.Fatalf("custody log --matter M-B: %+v", log.Events)
+	}
 	code, _, errs := a.run("hold", "release", "-c", cfg, "--matter", "M-Z", "--reason", "x")
 	if code != cli.ExitUsage || !strings.Contains(errs, "unknown matter: M-Z") {
 		t.Fatalf("release of an unknown matter: exit %d %s", code, errs)
@@ -134,6 +164,23 @@ func TestHoldsFileStore(t *testing.T) {
 		}
 		return err
 	})
+
+	// An altered event, or one taken out, fails the log (exit 1), named.
+	ev := filepath.Join(a.root, "_custody", "events", fmt.Sprintf("%020d.json", 3))
+	orig := mustRead(t, ev)
+	os.WriteFile(ev, []byte(strings.Replace(string(orig), "letter B", "letter C", 1)), 0o644)
+	code, out, _ := a.run("custody", "log", "-c", a.cfg, "--json")
+	if code != cli.ExitProblems || !strings.Contains(out, `"valid": false`) || !strings.Contains(out, `"kind": "signature_invalid",
+      "key": "_custody/events/00000000000000000003.json"`) || !strings.Contains(out, `"kind": "chain_link_mismatch",
+      "key": "_custody/events/00000000000000000004.json"`) {
+		t.Fatalf("custody log with event 3 altered: exit %d\n%s", code, out)
+	}
+	os.Remove(ev)
+	code, out, _ = a.run("custody", "log", "-c", a.cfg, "--json")
+	if code != cli.ExitProblems || !strings.Contains(out, `"kind": "manifest_missing",
+      "key": "_custody/events/00000000000000000003.json"`) {
+		t.Fatalf("custody log with event 3 removed: exit %d\n%s", code, out)
+	}
 }
 
 // On versitygw: a bucket without Object Lock is refused before anything

@@ -42,6 +42,7 @@ func logkeeper() *cli.App {
 			holdPlaceCommand(),
 			holdReleaseCommand(),
 			holdListCommand(),
+			custodyLogCommand(),
 			runCommand(),
 			configCheckCommand(),
 			keysGenerateCommand(),
