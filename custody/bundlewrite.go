@@ -111,7 +111,7 @@ func WriteBundle(ctx context.Context, st store.Store, stream string, o BundleOpt
 	w := &bundleWriter{root: root, sums: map[string]string{}}
 	ix := &bundle.Index{Schema: bundle.IndexSchema, Matter: o.Matter, Stream: stream, CreatedAt: o.Now().UTC(),
 		CreatedBy: o.Actor, Store: st.Describe(), PublicKey: bundle.PublicKeyFile, KeyID: keyID,
-		Manifests: []bundle.Manifest{}, Files: []bundle.File{}}
+		Manifests: []bundle.Manifest{}, Files: []bundle.File{}, Events: []bundle.Event{}}
 	if !o.From.IsZero() {
 		f := o.From.UTC()
 		ix.From = &f
@@ -163,6 +163,9 @@ func WriteBundle(ctx context.Context, st store.Store, stream string, o BundleOpt
 		}
 	}
 	ix.Bytes = total
+	if ix.Events, err = w.writeEvents(ctx, st, o.Matter); err != nil {
+		return nil, err
+	}
 	o.Observer.Total(len(ix.Files), total)
 	if err := w.copyFiles(ctx, st, ix.Files, o.Observer); err != nil {
 		return nil, err
@@ -344,4 +347,40 @@ func (w *bundleWriter) sumsFile() []byte {
 		b.WriteString(bundle.SumLine(w.sums[p], p))
 	}
 	return []byte(b.String())
+}
+
+// writeEvents copies the matter's custody events and their signatures,
+// exact bytes, into the bundle.
+func (w *bundleWriter) writeEvents(ctx context.Context, st store.Store, matter string) ([]bundle.Event, error) {
+	seqs, _, err := eventSeqs(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	out := []bundle.Event{}
+	for _, n := range seqs {
+		key := EventKey(n)
+		raw, err := readCapped(ctx, st, key, maxEventBytes)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+		e, err := parseEvent(raw)
+		if err != nil || e.Matter != matter {
+			continue // another matter's, or broken (custody log reports it)
+		}
+		sigKey := manifest.SignatureKey(key, e.ID)
+		sig, err := readCapped(ctx, st, sigKey, MaxSignatureBytes)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", sigKey, err)
+		}
+		be := bundle.Event{Sequence: n, Key: key, SHA256: manifest.SHA256(raw),
+			Path: path.Join(bundle.EventsDir, path.Base(key)), Signature: path.Join(bundle.EventsDir, path.Base(sigKey))}
+		if err := w.write(be.Path, raw); err != nil {
+			return nil, err
+		}
+		if err := w.write(be.Signature, sig); err != nil {
+			return nil, err
+		}
+		out = append(out, be)
+	}
+	return out, nil
 }

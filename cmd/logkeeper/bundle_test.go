@@ -105,6 +105,12 @@ func TestBundleVerifiesOffline(t *testing.T) {
 	if strings.Contains(string(html), "http://") || strings.Contains(string(html), "https://") || strings.Contains(string(html), "<script") || !strings.Contains(string(html), "a/x.log") {
 		t.Fatalf("index.html refers outside, runs script, or lacks the files:\n%s", html)
 	}
+	// Producing the bundle is a custody event with the bundle's digest.
+	code, logOut, _ := a.run("custody", "log", "-c", a.cfg, "--json")
+	if code != 0 || !strings.Contains(logOut, `"type": "bundle_produced"`) || !strings.Contains(logOut, `"actor": "counsel"`) ||
+		!strings.Contains(logOut, `"bundle_sha256sums_digest": "`+manifest.SHA256(mustRead(t, filepath.Join(out, bundle.SumsFile)))+`"`) {
+		t.Fatalf("custody log after a bundle: exit %d\n%s", code, logOut)
+	}
 	// An existing, non-empty folder is refused (exit 2), unchanged.
 	if code, _, errs := a.run("bundle", "-c", a.cfg, "--stream", "edge", "--matter", "M-1", "--out", out); code != cli.ExitUsage || !strings.Contains(errs, "not empty") {
 		t.Fatalf("bundle into a full folder: exit %d %s", code, errs)
@@ -159,9 +165,21 @@ func TestBundleSubRangeAndEmpty(t *testing.T) {
 // SHA256SUMS.
 func TestBundleTamper(t *testing.T) {
 	a := newArchived(t)
+	for _, m := range []string{"M-1", "M-2"} {
+		if code, _, errs := a.run("hold", "place", "-c", a.cfg, "--matter", m, "--stream", "edge", "--reason", "r"); code != 0 {
+			t.Fatalf("hold place: %s", errs)
+		}
+	}
+	if code, _, errs := a.run("hold", "release", "-c", a.cfg, "--matter", "M-1", "--reason", "r"); code != 0 {
+		t.Fatalf("hold release: %s", errs)
+	}
 	out := filepath.Join(a.dir, "bundle")
 	a.bundle(t, out)
 	pub := filepath.Join(a.dir, "key.pem.pub")
+	var ix bundle.Index
+	if err := json.Unmarshal(mustRead(t, filepath.Join(out, bundle.IndexFile)), &ix); err != nil || len(ix.Events) != 2 || ix.Events[0].Sequence != 1 || ix.Events[1].Sequence != 3 {
+		t.Fatalf("bundle of M-1 holds events %+v (%v), want 1 and 3 (M-1 placed and released)", ix.Events, err)
+	}
 	paths := sumsPaths(t, out)
 	sort.Strings(paths)
 	for _, p := range append(paths, bundle.SumsFile) {
@@ -196,8 +214,8 @@ func TestBundleTamper(t *testing.T) {
 				want = bundle.KindProofInvalid
 			case strings.HasSuffix(p, ".sig"):
 				want = bundle.KindSignatureInvalid
-			case strings.HasPrefix(p, bundle.ManifestsDir+"/"):
-				want = "" // the manifest's signature, parse or chain
+			case strings.HasPrefix(p, bundle.ManifestsDir+"/"), strings.HasPrefix(p, bundle.EventsDir+"/"):
+				want = "" // the signature, parse or chain
 			default:
 				return
 			}

@@ -27,6 +27,7 @@ const (
 	ManifestsDir  = "manifests"
 	FilesDir      = "files"
 	ProofsDir     = "proofs"
+	EventsDir     = "custody"
 )
 
 // Bounds on what a verifier reads from a bundle, whatever it holds.
@@ -36,6 +37,7 @@ const (
 	MaxSignatureBytes = 64 << 10
 	MaxProofBytes     = 64 << 10
 	MaxKeyBytes       = 64 << 10
+	MaxEventBytes     = 1 << 20
 	MaxSumsBytes      = 256 << 20
 )
 
@@ -56,6 +58,17 @@ type Index struct {
 	Manifests []Manifest `json:"manifests"`
 	Files     []File     `json:"files"`
 	Bytes     int64      `json:"bytes"`
+	// Events are the matter's custody events, as in the store's log.
+	Events []Event `json:"events"`
+}
+
+// Event is one bundled custody event and its signature.
+type Event struct {
+	Sequence  uint64 `json:"sequence"`
+	Key       string `json:"key"`
+	Path      string `json:"path"`
+	SHA256    string `json:"sha256"`
+	Signature string `json:"signature"`
 }
 
 // Manifest is one bundled manifest.

@@ -25,6 +25,10 @@ Produced {{.CreatedAt.Format "2006-01-02T15:04:05Z07:00"}} by {{.CreatedBy}}. Si
 <table><tr><th>sequence</th><th>file</th><th>SHA-256</th><th>signature</th></tr>
 {{range .Manifests}}<tr><td>{{.Sequence}}</td><td><code>{{.Path}}</code></td><td><code>{{.SHA256}}</code></td><td><code>{{.Signature}}</code></td></tr>
 {{end}}</table>
+<h2>Custody events</h2>
+<table><tr><th>sequence</th><th>file</th><th>SHA-256</th></tr>
+{{range .Events}}<tr><td>{{.Sequence}}</td><td><code>{{.Path}}</code></td><td><code>{{.SHA256}}</code></td></tr>
+{{end}}</table>
 <h2>Files</h2>
 <table><tr><th>file</th><th>origin</th><th>modified</th><th>size</th><th>SHA-256</th><th>manifest</th></tr>
 {{range .Files}}<tr><td><code>{{.Path}}</code></td><td><code>{{.Source.Path}}</code>{{range $k, $v := .Source.IDs}}<br>{{$k}}: <code>{{$v}}</code>{{end}}</td><td>{{if not .Source.Modified.IsZero}}{{.Source.Modified.Format "2006-01-02T15:04:05Z07:00"}}{{end}}</td><td>{{.Size}}</td><td><code>{{.SHA256}}</code></td><td>{{.Manifest}} (leaf {{.LeafIndex}})</td></tr>
@@ -72,6 +76,8 @@ proofs/      for each file, an RFC 6962 inclusion proof of its record in its
              manifest's Merkle root
 manifests/   the signed manifests (JSON) and their signatures (.sig); each
              manifest names the previous one by the SHA-256 of its bytes
+custody/     the matter's custody events (holds placed and released) from
+             the archive's signed, hash-chained custody log, with signatures
 pubkey.pem   the public key the manifests are signed with (%s)
 index.json   machine-readable index; index.html the same, readable
 SHA256SUMS   the SHA-256 of every other file in this folder

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,7 @@ const (
 	KindSumsMismatch     = "checksum_list_mismatch"
 	KindUnlisted         = "file_unlisted" // a file in the folder that SHA256SUMS does not list
 	KindPathInvalid      = "path_invalid"  // the index names a path outside the bundle or not a regular file
+	KindEventInvalid     = "event_invalid" // a custody event does not parse, or is not the sequence or matter the index says
 )
 
 // Problem is one thing wrong with a bundle, named by its path in the bundle.
@@ -163,6 +165,7 @@ func (v *verifier) verify(pub crypto.PublicKey) {
 	pub = v.trustedKey(ix, pub)
 	ms := v.checkManifests(ix, pub)
 	v.checkFiles(ix, ms)
+	v.checkEvents(ix, pub)
 	v.checkSums()
 }
 
@@ -255,6 +258,14 @@ func (v *verifier) checkManifests(ix *Index, pub crypto.PublicKey) map[uint64]*b
 }
 
 func (v *verifier) checkSignature(e Manifest, raw []byte, pub crypto.PublicKey) bool {
+	return v.checkSig(e.Signature, e.Path, e.Key, raw, pub)
+}
+
+// checkSig checks the signature sidecar at sigPath over raw, the bytes at
+// dataPath, stored at key in the archive. Bytes that are not the ones the
+// signature names are reported on dataPath; any other failure on sigPath.
+func (v *verifier) checkSig(sigPath, dataPath, key string, raw []byte, pub crypto.PublicKey) bool {
+	e := Manifest{Signature: sigPath, Key: key}
 	sb, err := v.read(e.Signature, MaxSignatureBytes)
 	if err != nil {
 		v.problem(missingKind(err, KindSignatureMissing), e.Signature, "%v", err)
@@ -273,7 +284,11 @@ func (v *verifier) checkSignature(e Manifest, raw []byte, pub crypto.PublicKey) 
 		v.problem(KindSignatureKey, e.Signature, "signed by key %s, trusted key is %s", sig.KeyID, v.rep.TrustedKey)
 		return false
 	}
-	if sig.ManifestKey != e.Key || sig.ManifestSHA256 != manifest.SHA256(raw) {
+	if sig.ManifestKey == e.Key && sig.ManifestSHA256 != manifest.SHA256(raw) {
+		v.problem(KindSignatureInvalid, dataPath, "bytes have sha256 %s; the signature %s covers sha256 %s", manifest.SHA256(raw), sigPath, sig.ManifestSHA256)
+		return false
+	}
+	if sig.ManifestKey != e.Key {
 		v.problem(KindSignatureInvalid, e.Signature, "signature is for %s sha256 %s, not %s sha256 %s", sig.ManifestKey, sig.ManifestSHA256, e.Key, manifest.SHA256(raw))
 		return false
 	}
@@ -461,3 +476,44 @@ func ParseSumLine(line string) (sum, p string, ok bool) {
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+// event is what the verifier reads of a custody event (its format is
+// package custody's; the signature covers all of it).
+type event struct {
+	Sequence uint64         `json:"sequence"`
+	ID       string         `json:"id"`
+	Previous *manifest.Link `json:"previous"`
+	Matter   string         `json:"matter"`
+}
+
+// checkEvents checks each bundled custody event's signature, that it is
+// the sequence and matter the index says, and the links between events
+// with consecutive numbers (the others are another matter's).
+func (v *verifier) checkEvents(ix *Index, pub crypto.PublicKey) {
+	type read struct {
+		key, sum string
+	}
+	bySeq := map[uint64]read{}
+	events := append([]Event{}, ix.Events...)
+	sort.Slice(events, func(i, j int) bool { return events[i].Sequence < events[j].Sequence })
+	for _, e := range events {
+		raw, err := v.read(e.Path, MaxEventBytes)
+		if err != nil {
+			v.problem(missingKind(err, KindEventInvalid), e.Path, "%v", err)
+			continue
+		}
+		var ev event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			v.problem(KindEventInvalid, e.Path, "%s", oneLine(err))
+			continue
+		}
+		if ev.Sequence != e.Sequence || ev.Matter != ix.Matter {
+			v.problem(KindEventInvalid, e.Path, "holds event %d of matter %q, index says %d of %q", ev.Sequence, ev.Matter, e.Sequence, ix.Matter)
+		}
+		v.checkSig(e.Signature, e.Path, e.Key, raw, pub)
+		if prev, ok := bySeq[e.Sequence-1]; ok && (ev.Previous == nil || ev.Previous.Key != prev.key || ev.Previous.SHA256 != prev.sum) {
+			v.problem(KindChainBroken, e.Path, "previous link does not name the exact bytes of event %d", e.Sequence-1)
+		}
+		bySeq[e.Sequence] = read{e.Key, manifest.SHA256(raw)}
+	}
+}
