@@ -235,3 +235,38 @@ func TestHoldsS3(t *testing.T) {
 		return err
 	})
 }
+
+// A hold whose run stopped after its record was written but before every
+// hold was set (a crash) is finished by running it again; a matter id that
+// cannot name a record is refused.
+func TestHoldRerunAfterCrash(t *testing.T) {
+	a := newArchived(t)
+	st, err := fsstore.New(a.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p placeOut
+	a.runJSON(t, &p, "hold", "place", "-c", a.cfg, "--matter", "M-A", "--stream", "edge", "--reason", "r")
+	ctx := context.Background()
+	o := a.ms[2].Objects[0]
+	if err := st.SetLegalHold(ctx, o.Key, "", false); err != nil { // as if never set
+		t.Fatal(err)
+	}
+	if held, _ := st.LegalHold(ctx, o.Key, ""); held {
+		t.Fatal("hold still set")
+	}
+	a.runJSON(t, &p, "hold", "place", "-c", a.cfg, "--matter", "M-A", "--stream", "edge", "--reason", "r")
+	if held, err := st.LegalHold(ctx, o.Key, ""); !held || err != nil || p.ObjectsHeld != 4 {
+		t.Fatalf("re-run: held %v %v, %+v", held, err, p)
+	}
+	for _, bad := range []string{"../x", "a/b", "", "-x"} {
+		code, _, errs := a.run("hold", "place", "-c", a.cfg, "--matter", bad, "--stream", "edge", "--reason", "r")
+		if code != cli.ExitUsage {
+			t.Fatalf("--matter %q: exit %d %s", bad, code, errs)
+		}
+	}
+	code, _, errs := a.run("hold", "place", "-c", a.cfg, "--matter", "M-A", "--stream", "edge", "--reason", "r", "--from", "2026-01-01T00:00:00Z")
+	if code != cli.ExitUsage || !strings.Contains(errs, "already recorded differently") {
+		t.Fatalf("same matter, another range: exit %d %s", code, errs)
+	}
+}
