@@ -165,12 +165,6 @@ type Report struct {
 	Problems   []Problem `json:"problems"`
 }
 
-// ChecksumAuthority is implemented by stores whose Head reports checksums
-// computed and kept by the server, so a fast verify may trust them.
-type ChecksumAuthority interface {
-	ServerChecksums() bool
-}
-
 // verifier holds one Verify's state. Verify runs it in passes:
 //
 //  1. list: every key under the stream's prefix, classified (listing.go);
@@ -237,7 +231,7 @@ func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptio
 	if v.origin == "" {
 		v.origin = st.Describe()
 	}
-	if ca, ok := st.(ChecksumAuthority); ok && ca.ServerChecksums() {
+	if ca, ok := st.(store.ChecksumAuthority); ok && ca.ServerChecksums() {
 		v.authority = true
 	} else {
 		v.read = true

@@ -197,8 +197,8 @@ func checkSSE(o manifest.Object, info store.ObjectInfo) []Problem {
 	if info.SSE.Algorithm != o.SSE.Algorithm {
 		probs = append(probs, Problem{Kind: KindSSEMismatch, Detail: fmt.Sprintf("recorded %s, store reports %s", o.SSE.Algorithm, info.SSE.Algorithm)})
 	}
-	if got := info.SSE.KMSKeyID; got != "" && o.SSE.KMSKeyID != "" && got != o.SSE.KMSKeyID && !strings.HasSuffix(got, "/"+strings.TrimPrefix(o.SSE.KMSKeyID, "alias/")) && !strings.HasPrefix(o.SSE.KMSKeyID, "alias/") {
-		probs = append(probs, Problem{Kind: KindSSEMismatch, Detail: fmt.Sprintf("recorded KMS key %s, store reports %s", o.SSE.KMSKeyID, got)})
+	if p, bad := kmsKeyProblem(o.SSE, info.SSE.KMSKeyID); bad {
+		probs = append(probs, p)
 	}
 	if info.SSE.Context != nil {
 		keys := make([]string, 0, len(o.SSE.Context))

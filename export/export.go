@@ -491,6 +491,9 @@ func (j *Job) copyFile(ctx context.Context, runID string, f File) (*manifest.Obj
 	}
 	if opts.SSE != nil {
 		o.SSE = &manifest.SSE{Algorithm: opts.SSE.Algorithm, KMSKeyID: opts.SSE.KMSKeyID, Context: opts.SSE.Context}
+		if info.SSE != nil {
+			o.SSE.ServerKMSKeyID = info.SSE.ServerKMSKeyID
+		}
 	}
 	if opts.Retention != nil {
 		o.Retention = &manifest.Retention{Mode: opts.Retention.Mode, RetainUntil: opts.Retention.Until}

@@ -116,9 +116,15 @@ const (
 
 // SSE is the server-side encryption requested for an object.
 type SSE struct {
-	Algorithm string            `json:"algorithm"`
-	KMSKeyID  string            `json:"kms_key_id,omitempty"`
-	Context   map[string]string `json:"encryption_context,omitempty"`
+	Algorithm string `json:"algorithm"`
+	// KMSKeyID is the key as configured (a key id, alias or ARN).
+	KMSKeyID string `json:"kms_key_id,omitempty"`
+	// ServerKMSKeyID is the key as the server reported it when it stored
+	// the object (AWS S3: the key ARN), which is what it reports on HEAD;
+	// verify compares the two. Absent in manifests written before it was
+	// recorded, and where the server reported no key.
+	ServerKMSKeyID string            `json:"server_kms_key_id,omitempty"`
+	Context        map[string]string `json:"encryption_context,omitempty"`
 }
 
 // Retention is the Object Lock retention set on an object.

@@ -32,7 +32,7 @@ func fixture() *Manifest {
 				Key: "edge-logs/objects/019abc00-0000-7000-8000-000000000001/sip.log", VersionID: "v1", Size: 11,
 				SHA256:    "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
 				Checksum:  Checksum{Algorithm: "SHA256", Type: ChecksumFullObject, Value: "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="},
-				SSE:       &SSE{Algorithm: "aws:kms", KMSKeyID: "alias/logs", Context: map[string]string{"logkeeper:stream": "edge-logs"}},
+				SSE:       &SSE{Algorithm: "aws:kms", KMSKeyID: "alias/logs", ServerKMSKeyID: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", Context: map[string]string{"logkeeper:stream": "edge-logs"}},
 				Retention: &Retention{Mode: "COMPLIANCE", RetainUntil: t0.AddDate(7, 0, 0)},
 				Source:    Provenance{ID: "sip.log", Path: "sip.log", Size: 11, Modified: t0.Add(-time.Minute)},
 			},
@@ -77,6 +77,33 @@ func TestGolden(t *testing.T) {
 	}
 	if errs := m.CheckCommitments(); len(errs) != 0 {
 		t.Fatalf("golden commitments: %v", errs)
+	}
+}
+
+// A manifest written before sse.server_kms_key_id existed still parses,
+// re-encodes to its exact bytes (so its signature and chain link hold) and
+// keeps its commitments.
+func TestParseBeforeServerKMSKeyID(t *testing.T) {
+	old, err := os.ReadFile(filepath.Join("testdata", "v1.before-server-key.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(old, []byte("server_kms_key_id")) {
+		t.Fatal("the older manifest has the new field")
+	}
+	m, err := Parse(old)
+	if err != nil {
+		t.Fatalf("parse a manifest without server_kms_key_id: %v", err)
+	}
+	if sse := m.Objects[0].SSE; sse == nil || sse.KMSKeyID != "alias/logs" || sse.ServerKMSKeyID != "" {
+		t.Fatalf("sse of the older manifest: %+v", sse)
+	}
+	again, err := Marshal(m)
+	if err != nil || !bytes.Equal(again, old) {
+		t.Fatalf("parse+marshal of the older manifest is not the identity: %v", err)
+	}
+	if errs := m.CheckCommitments(); len(errs) != 0 {
+		t.Fatalf("older manifest commitments: %v", errs)
 	}
 }
 

@@ -48,6 +48,9 @@ type iamStatement struct {
 //   - kms:GenerateDataKey and kms:Decrypt on the data key, only through
 //     S3 and only with the encryption context logkeeper:store that names
 //     this store, so the key cannot encrypt or decrypt anything else;
+//   - kms:DescribeKey on the data key (metadata only: no key material, no
+//     encryption), to record the key's ARN where a server's answer to an
+//     upload does not name the key it used;
 //   - kms:Sign (ECDSA_SHA_256 over a digest) and kms:GetPublicKey on the
 //     signing key.
 func (p ExporterPolicy) Render() ([]byte, error) {
@@ -92,6 +95,10 @@ func (p ExporterPolicy) Render() ([]byte, error) {
 			Action:    []string{"kms:GenerateDataKey", "kms:Decrypt"},
 			Resource:  []string{p.DataKeyARN},
 			Condition: cond,
+		}, iamStatement{
+			Sid: "DescribeArchiveKey", Effect: "Allow",
+			Action:   []string{"kms:DescribeKey"},
+			Resource: []string{p.DataKeyARN},
 		})
 	}
 	if p.SigningKeyARN != "" {

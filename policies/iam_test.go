@@ -43,7 +43,8 @@ func TestExporterPolicyScoped(t *testing.T) {
 		p    ExporterPolicy
 		sids []string
 	}{
-		{"everything", example, []string{"ListArchivePrefix", "BucketSettingsAndUploads", "ArchiveObjects", "EncryptArchiveObjects", "SignManifests", "ReadSigningPublicKey"}},
+		{"everything", example, []string{"ListArchivePrefix", "BucketSettingsAndUploads", "ArchiveObjects", "EncryptArchiveObjects", "DescribeArchiveKey", "SignManifests", "ReadSigningPublicKey"}},
+		{"data key only", ExporterPolicy{Bucket: example.Bucket, Prefix: example.Prefix, Region: example.Region, DataKeyARN: example.DataKeyARN}, []string{"ListArchivePrefix", "BucketSettingsAndUploads", "ArchiveObjects", "EncryptArchiveObjects", "DescribeArchiveKey"}},
 		{"no kms at all", ExporterPolicy{Bucket: "b", Prefix: "/p/q/"}, []string{"ListArchivePrefix", "BucketSettingsAndUploads", "ArchiveObjects"}},
 		{"whole bucket", ExporterPolicy{Bucket: "b", SigningKeyARN: example.SigningKeyARN}, []string{"ListArchivePrefix", "BucketSettingsAndUploads", "ArchiveObjects", "SignManifests", "ReadSigningPublicKey"}},
 	} {
@@ -89,6 +90,9 @@ func TestExporterPolicyScoped(t *testing.T) {
 					if ctx != "s3://compliance-archive/logkeeper/prod" || s.Condition["StringEquals"]["kms:ViaService"] != "s3.us-east-1.amazonaws.com" {
 						t.Fatalf("data key condition %v: want the store's encryption context through S3", s.Condition)
 					}
+				}
+				if s.Sid == "DescribeArchiveKey" && (len(s.Action) != 1 || s.Action[0] != "kms:DescribeKey" || len(s.Resource) != 1 || s.Resource[0] != tc.p.DataKeyARN) {
+					t.Fatalf("describe statement %+v: want kms:DescribeKey on the data key only", s)
 				}
 				if s.Sid == "ListArchivePrefix" {
 					if got := s.Condition["StringLike"]["s3:prefix"].([]any)[0]; got != prefixPath(prefix)+"*" {

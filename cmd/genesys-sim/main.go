@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/export/genesys/sim"
+	"github.com/logkeeper/logkeeper/internal/loopback"
 )
 
 func main() {
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "genesys-sim: -addr: %v\n", err)
 		return 2
 	}
-	if ip := net.ParseIP(host); !*allowRemote && host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !*allowRemote && !loopback.Is(host) {
 		fmt.Fprintln(stderr, "genesys-sim: -addr is not a loopback address (use -allow-remote)")
 		return 2
 	}

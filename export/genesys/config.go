@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/logkeeper/logkeeper/internal/gcregion"
+	"github.com/logkeeper/logkeeper/internal/loopback"
 )
 
 // Defaults applied to zero fields of a Config.
@@ -216,19 +216,11 @@ func checkBaseURL(s string) error {
 	case "https":
 		return nil
 	case "http":
-		if isLoopback(u.Hostname()) {
+		if loopback.Is(u.Hostname()) {
 			return nil
 		}
 		return errors.New("must use https (http only to a loopback host)")
 	default:
 		return fmt.Errorf("scheme %q: must be https", u.Scheme)
 	}
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

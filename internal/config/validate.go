@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/internal/gcregion"
+	"github.com/logkeeper/logkeeper/internal/loopback"
 )
 
 // Limits checked by the validator.
@@ -509,7 +509,7 @@ func (v *validator) genesysURL(path, s string) string {
 		v.fail(path, "must be an absolute URL such as https://api.mypurecloud.com")
 	case u.Scheme == "https":
 	case u.Scheme == "http":
-		if !isLoopback(u.Hostname()) {
+		if !loopback.Is(u.Hostname()) {
 			v.fail(path, "must use https (http is allowed only for a loopback host)")
 		}
 	default:
@@ -549,14 +549,6 @@ func validBucket(b string) bool {
 }
 
 func badSegment(s string) bool { return s == "" || s == "." || s == ".." }
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 

@@ -53,14 +53,15 @@ func kmsSigner(t testing.TB) signing.Signer {
 }
 
 // The acceptance run: a folder with a zero-byte file, a file over
-// 40 MiB, nested folders and odd names, exported to versitygw with SSE-KMS
-// requested, Object Lock and a KMS signing key, verifies fast and deep.
+// 40 MiB, nested folders and odd names, exported with SSE-KMS requested
+// (under a key the server knows where it really encrypts: MinIO), Object
+// Lock and a KMS signing key, verifies fast and deep.
 func TestExportVerifyS3WithKMS(t *testing.T) {
 	env := testenv.S3(t)
 	bucket := env.NewBucket(t, true)
 	h := &harness{
 		t: t, st: newS3(t, env, bucket), signer: kmsSigner(t), src: t.TempDir(), stream: "edge-logs",
-		enc: &policies.Encryption{KMSKeyID: "alias/logkeeper-archive", Context: map[string]string{"department": "legal"}},
+		enc: &policies.Encryption{KMSKeyID: env.SSEKey, Context: map[string]string{"department": "legal"}},
 		ret: &policies.Retention{Mode: policies.Compliance, RetainDays: 1},
 	}
 	files := sampleTree(t, h.src, 41<<20+123)

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/logkeeper/logkeeper/internal/loopback"
 )
 
 // Kind is what the proxy does with a request.
@@ -83,7 +85,7 @@ func Start(cfg Config) (*Proxy, error) {
 	if err != nil || target.Host == "" {
 		return nil, fmt.Errorf("faults: target %q is not a URL", cfg.Target)
 	}
-	if ip := net.ParseIP(target.Hostname()); target.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !loopback.Is(target.Hostname()) {
 		return nil, fmt.Errorf("faults: target %s is not on loopback", cfg.Target)
 	}
 	if cfg.Rate < 0 || cfg.Rate > 1 {

@@ -50,6 +50,12 @@ var (
 	// create returns, so a caller can tell "someone created it" from
 	// "someone changed it". Not retriable as is: read the object again.
 	ErrPreconditionFailed = errors.New("object changed: precondition failed")
+	// ErrCorrupted: the server refused the bytes it received because they do
+	// not match the checksum sent with them (S3 BadDigest, InvalidDigest,
+	// XAmzContentSHA256Mismatch, MinIO XAmzContentChecksumMismatch, ...):
+	// they were damaged on the way. Nothing was stored. It is never retried
+	// as if transient: the caller decides whether to send the data again.
+	ErrCorrupted = errors.New("the server refused the bytes as corrupted: checksum mismatch")
 	// ErrUnreadable: something is stored at the key, but not as the store
 	// writes objects: a symbolic link, FIFO or device where a file should
 	// be, or metadata that is corrupt or too large. It concerns that key
@@ -87,6 +93,14 @@ type Store interface {
 // deletes archived data; tests use it to tamper with an archive.
 type Deleter interface {
 	Delete(ctx context.Context, key string) error
+}
+
+// ChecksumAuthority is implemented by stores whose Head reports checksums
+// computed and kept by the server (S3), so a fast verify may trust them
+// instead of reading every object back. A store that computes nothing
+// itself (the file store) does not implement it, or returns false.
+type ChecksumAuthority interface {
+	ServerChecksums() bool
 }
 
 // PutOptions says how an object is to be stored.
@@ -131,8 +145,15 @@ type GetOptions struct {
 type SSE struct {
 	// Algorithm is "aws:kms".
 	Algorithm string `json:"algorithm"`
-	// KMSKeyID is the key id, alias or ARN.
+	// KMSKeyID is the key id, alias or ARN: as requested (Put) or as the
+	// server reports it (Head).
 	KMSKeyID string `json:"kms_key_id,omitempty"`
+	// ServerKMSKeyID, set by Put, is the key as the server reported it in
+	// its answer to the upload (AWS S3: the key's full ARN, whatever form
+	// the request named it in; MinIO: arn:aws:kms:NAME), or, where the
+	// server's answer names none, the key's ARN as KMS resolves KMSKeyID.
+	// It is the form Head reports later. Empty when neither is known.
+	ServerKMSKeyID string `json:"server_kms_key_id,omitempty"`
 	// Context is the KMS encryption context bound to the object.
 	Context map[string]string `json:"context,omitempty"`
 }

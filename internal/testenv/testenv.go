@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/logkeeper/logkeeper/internal/loopback"
 	"net/url"
 	"os"
 	"strings"
@@ -34,7 +35,23 @@ const (
 	EnvKMSEndpoint = "LOGKEEPER_TEST_KMS_ENDPOINT"
 	EnvRegion      = "LOGKEEPER_TEST_REGION"
 	EnvRequire     = "LOGKEEPER_REQUIRE_SERVERS"
+	// Set by scripts/minio.sh: which S3 server runs ("minio"; unset means
+	// versitygw), the KMS key it really encrypts SSE-KMS objects under, and
+	// its data folder (to look for plaintext on disk).
+	EnvS3Server = "LOGKEEPER_TEST_S3_SERVER"
+	EnvS3SSEKey = "LOGKEEPER_TEST_S3_SSE_KEY"
+	EnvS3Data   = "LOGKEEPER_TEST_S3_DATA"
 )
+
+// S3 servers the tests run on.
+const (
+	ServerVersityGW = "versitygw"
+	ServerMinIO     = "minio"
+)
+
+// ignoredSSEKey is the SSE-KMS key tests request from a server that ignores
+// SSE (versitygw): any name does.
+const ignoredSSEKey = "alias/logkeeper-archive"
 
 // Required reports whether a missing server is a failure rather than a skip.
 func Required() bool {
@@ -56,6 +73,16 @@ type S3Env struct {
 	AccessKey string
 	SecretKey string
 	Region    string
+	// Server is ServerVersityGW or ServerMinIO.
+	Server string
+	// SSEKey is the KMS key id to request SSE-KMS with: one the server
+	// really encrypts under when Encrypts, any name otherwise.
+	SSEKey string
+	// Encrypts is true when the server really encrypts SSE-KMS objects
+	// (MinIO with its built-in KMS); versitygw ignores SSE.
+	Encrypts bool
+	// DataDir is the server's data folder, when known.
+	DataDir string
 }
 
 // KMSEnv is a running KMS server.
@@ -71,14 +98,13 @@ func region() string {
 	return "us-east-1"
 }
 
-func loopback(t testing.TB, endpoint string) {
+func requireLoopback(t testing.TB, endpoint string) {
 	t.Helper()
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		t.Fatalf("test endpoint %q: %v", endpoint, err)
 	}
-	h := u.Hostname()
-	if h != "127.0.0.1" && h != "localhost" && h != "::1" {
+	if !loopback.Is(u.Hostname()) {
 		t.Fatalf("test endpoint %q is not on loopback: test traffic goes to 127.0.0.1 only", endpoint)
 	}
 }
@@ -91,11 +117,21 @@ func S3(t testing.TB) S3Env {
 		AccessKey: os.Getenv(EnvS3AccessKey),
 		SecretKey: os.Getenv(EnvS3SecretKey),
 		Region:    region(),
+		Server:    os.Getenv(EnvS3Server),
+		SSEKey:    os.Getenv(EnvS3SSEKey),
+		DataDir:   os.Getenv(EnvS3Data),
+	}
+	if e.Server == "" {
+		e.Server = ServerVersityGW
+	}
+	e.Encrypts = e.SSEKey != ""
+	if !e.Encrypts {
+		e.SSEKey = ignoredSSEKey
 	}
 	if e.Endpoint == "" || e.AccessKey == "" || e.SecretKey == "" {
 		missing(t, "S3 test server ("+EnvS3Endpoint+")")
 	}
-	loopback(t, e.Endpoint)
+	requireLoopback(t, e.Endpoint)
 	return e
 }
 
@@ -106,7 +142,7 @@ func KMS(t testing.TB) KMSEnv {
 	if e.Endpoint == "" {
 		missing(t, "KMS test server ("+EnvKMSEndpoint+")")
 	}
-	loopback(t, e.Endpoint)
+	requireLoopback(t, e.Endpoint)
 	return e
 }
 

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/export/dirsource"
 	"github.com/logkeeper/logkeeper/export/genesys"
@@ -39,17 +41,38 @@ func OpenStore(ctx context.Context, c *config.Config) (store.Store, error) {
 	case config.SchemeFile:
 		return fsstore.New(c.Store.Path)
 	case config.SchemeS3:
-		return s3store.New(ctx, s3store.Options{
+		o := s3store.Options{
 			Bucket:      c.Store.Bucket,
 			Prefix:      c.Store.Prefix,
 			PathStyle:   c.Store.PathStyle,
 			PartSize:    c.Store.PartSize(),
 			Concurrency: c.Store.Concurrency,
 			AllowHTTP:   c.Store.AllowHTTP,
-		})
+		}
+		if c.Store.SSEKMSKeyID != "" {
+			// Used only where a server's answer to an upload names no key.
+			o.KMS = &lazyKMS{}
+		}
+		return s3store.New(ctx, o)
 	default:
 		return nil, fmt.Errorf("store.url: unsupported scheme %q", c.Store.Scheme)
 	}
+}
+
+// lazyKMS is a KMS client made from the SDK's default chain on first use,
+// so a store that never needs to resolve a key never loads KMS settings.
+type lazyKMS struct {
+	once   sync.Once
+	client *kms.Client
+	err    error
+}
+
+func (l *lazyKMS) DescribeKey(ctx context.Context, in *kms.DescribeKeyInput, optFns ...func(*kms.Options)) (*kms.DescribeKeyOutput, error) {
+	l.once.Do(func() { l.client, l.err = signers.DefaultKMSClient(ctx) })
+	if l.err != nil {
+		return nil, fmt.Errorf("kms client: %w", l.err)
+	}
+	return l.client.DescribeKey(ctx, in, optFns...)
 }
 
 // OpenStoreReadOnly opens the configured store for a reader such as

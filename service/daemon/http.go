@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/logkeeper/logkeeper/internal/loopback"
 	"github.com/logkeeper/logkeeper/internal/metrics"
 )
 
@@ -47,10 +48,7 @@ func CheckListen(addr string, allowRemote bool) error {
 	if allowRemote {
 		return nil
 	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if loopback.Is(host) {
 		return nil
 	}
 	if host == "" {

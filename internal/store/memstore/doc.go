@@ -8,5 +8,5 @@
 //
 // It keeps no versions (like the filesystem store): Versions returns the
 // one current object. Whether its Head reports checksums a verifier may
-// trust (custody.ChecksumAuthority) is chosen at New.
+// trust (store.ChecksumAuthority) is chosen at New.
 package memstore

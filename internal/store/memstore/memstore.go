@@ -29,8 +29,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Deleter = (*Store)(nil)
+	_ store.Store             = (*Store)(nil)
+	_ store.Deleter           = (*Store)(nil)
+	_ store.ChecksumAuthority = (*Store)(nil)
 )
 
 type object struct {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/smithy-go"
 
 	"github.com/logkeeper/logkeeper/internal/store"
@@ -66,6 +67,8 @@ func (s *Store) classify(err error, r request) error {
 	}
 	where := "s3://" + s.bucket + "/" + r.fullKey
 	switch {
+	case isCorruptCode(code):
+		return &s3Error{msg: fmt.Sprintf("%s: %v (%s)", where, store.ErrCorrupted, detail), errs: []error{store.ErrCorrupted, err}}
 	case code == "NoSuchBucket":
 		return wrap("bucket %q does not exist (%s)", s.bucket, detail)
 	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch":
@@ -91,6 +94,38 @@ func (s *Store) classify(err error, r request) error {
 		return &s3Error{msg: fmt.Sprintf("%s: %v", what, store.ErrNotFound), errs: []error{store.ErrNotFound, err}}
 	}
 	return err
+}
+
+// corruptCodes are the error codes with which servers refuse bytes that do
+// not match the checksum or digest sent with them. They differ by server
+// for one meaning: AWS S3 documents BadDigest (Content-MD5 or checksum
+// mismatch), InvalidDigest (a malformed one) and XAmzContentSHA256Mismatch
+// (the signed payload hash); versitygw answers BadDigest, MinIO
+// XAmzContentChecksumMismatch (and BadDigest for Content-MD5), Ceph RGW and
+// others the AWS codes.
+var corruptCodes = map[string]bool{
+	"BadDigest":                   true,
+	"InvalidDigest":               true,
+	"XAmzContentSHA256Mismatch":   true,
+	"XAmzContentChecksumMismatch": true,
+	"InvalidChecksum":             true,
+	"ChecksumMismatch":            true,
+}
+
+// isCorruptCode reports whether an S3 error code means "the server refused
+// corrupted bytes" (store.ErrCorrupted).
+func isCorruptCode(code string) bool { return corruptCodes[code] }
+
+// noRetryCorrupt wraps a client's retryer so that a refusal of corrupted
+// bytes is never retried as if it were transient, even by a server that
+// answers it with a 5xx status.
+type noRetryCorrupt struct{ aws.RetryerV2 }
+
+func (r noRetryCorrupt) IsErrorRetryable(err error) bool {
+	if code, _, _ := apiCode(err); isCorruptCode(code) {
+		return false
+	}
+	return r.RetryerV2.IsErrorRetryable(err)
 }
 
 // isObjectLockMissing recognises the refusal of retention headers by a

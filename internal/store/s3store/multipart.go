@@ -76,6 +76,16 @@ func (s *Store) putMultipart(ctx context.Context, p *putRequest, src *source, pa
 	if err != nil {
 		return store.ObjectInfo{}, s.abort(ctx, p.fullKey, uploadID, err)
 	}
+	if info.SSE != nil {
+		// The key the server reports: Complete's answer, else Create's.
+		reported := info.SSE.ServerKMSKeyID
+		if reported == "" {
+			reported = aws.ToString(created.SSEKMSKeyId)
+		}
+		if info, err = s.withServerKey(ctx, info, &reported); err != nil {
+			return store.ObjectInfo{}, err
+		}
+	}
 	info.Size = src.n
 	info.SHA256 = hex.EncodeToString(src.sum())
 	info.PartSize = partSize
@@ -239,6 +249,11 @@ func (s *Store) complete(ctx context.Context, p *putRequest, uploadID string, si
 	}
 	info.Checksum = composite
 	info.PartChecksums = sums
+	if info.SSE != nil {
+		sse := *info.SSE
+		sse.ServerKMSKeyID = aws.ToString(out.SSEKMSKeyId)
+		info.SSE = &sse
+	}
 	return info, nil
 }
 

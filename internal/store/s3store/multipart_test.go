@@ -178,7 +178,8 @@ func TestConditionalMultipartCreate(t *testing.T) {
 
 // TestServerRejectsWrongChecksum shows, at the SDK level, the server check
 // Put relies on: a part or object whose SHA-256 checksum does not match its
-// bytes is refused with BadDigest.
+// bytes is refused, with a code of the "corrupted bytes" class (BadDigest on
+// versitygw and AWS, XAmzContentChecksumMismatch on MinIO).
 func TestServerRejectsWrongChecksum(t *testing.T) {
 	t.Parallel()
 	env := testenv.S3(t)
@@ -192,7 +193,7 @@ func TestServerRejectsWrongChecksum(t *testing.T) {
 		Bucket: &bucket, Key: aws.String("single"), Body: bytes.NewReader(body),
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256, ChecksumSHA256: &wrong,
 	})
-	wantBadDigest(t, "PutObject", err)
+	wantCorrupted(t, "PutObject", err)
 
 	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket: &bucket, Key: aws.String("multi"),
@@ -206,7 +207,7 @@ func TestServerRejectsWrongChecksum(t *testing.T) {
 		Bucket: &bucket, Key: aws.String("multi"), UploadId: up.UploadId, PartNumber: aws.Int32(1),
 		Body: bytes.NewReader(body), ChecksumAlgorithm: types.ChecksumAlgorithmSha256, ChecksumSHA256: &wrong,
 	})
-	wantBadDigest(t, "UploadPart", err)
+	wantCorrupted(t, "UploadPart", err)
 	parts, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: &bucket, Key: aws.String("multi"), UploadId: up.UploadId})
 	if err != nil {
 		t.Fatal(err)
@@ -216,11 +217,16 @@ func TestServerRejectsWrongChecksum(t *testing.T) {
 	}
 }
 
-func wantBadDigest(t *testing.T, op string, err error) {
+// wantCorrupted: err is a refusal of corrupted bytes, as the raw SDK error
+// of the server's code or as Put's store.ErrCorrupted.
+func wantCorrupted(t *testing.T, op string, err error) {
 	t.Helper()
 	var ae smithy.APIError
-	if !errors.As(err, &ae) || ae.ErrorCode() != "BadDigest" {
-		t.Fatalf("%s with a wrong SHA-256 checksum: want BadDigest, got %v", op, err)
+	if !errors.As(err, &ae) || !s3store.IsCorruptCode(ae.ErrorCode()) {
+		t.Fatalf("%s with a wrong SHA-256 checksum: want a refusal of corrupted bytes, got %v", op, err)
+	}
+	if strings.HasPrefix(op, "Put ") && !errors.Is(err, store.ErrCorrupted) {
+		t.Fatalf("%s: %v does not wrap store.ErrCorrupted", op, err)
 	}
 }
 
@@ -286,7 +292,7 @@ func TestCorruptionInTransitRejected(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			key := "corrupt/" + tc.name
 			_, err := s.Put(ctx, key, bytes.NewReader(tc.data), store.PutOptions{Size: int64(len(tc.data))})
-			wantBadDigest(t, "Put of a body corrupted in transit", err)
+			wantCorrupted(t, "Put of a body corrupted in transit", err)
 			mustNotFound(t, s, key)
 			if ids := openUploads(t, env, bucket); len(ids) > 0 {
 				t.Fatalf("uploads left after a rejected part: %v", ids)

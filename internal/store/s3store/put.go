@@ -231,7 +231,7 @@ func (s *Store) putSingle(ctx context.Context, p *putRequest, data []byte, sum [
 	info.Size = int64(len(data))
 	info.SHA256 = hex.EncodeToString(sum)
 	info.Checksum = checksum
-	return info, nil
+	return s.withServerKey(ctx, info, out.SSEKMSKeyId)
 }
 
 // checkObjectLock makes sure, before the first Put with a retention, that

@@ -236,5 +236,5 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // ServerChecksums reports that Head returns checksums the server computed
 // at upload and keeps with the object, so a fast verify may trust them
-// (see custody.ChecksumAuthority).
+// (see store.ChecksumAuthority).
 func (s *Store) ServerChecksums() bool { return true }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/logkeeper/logkeeper/internal/loopback"
 	"github.com/logkeeper/logkeeper/internal/store"
 )
 
@@ -59,6 +59,10 @@ type Options struct {
 	// connection errors. 0 keeps the client's setting (the SDK's default
 	// is 3).
 	MaxAttempts int
+	// KMS resolves the requested SSE-KMS key (an alias or key id) to its
+	// ARN when a server's answer to an upload does not say which key it
+	// used (ObjectInfo.SSE.ServerKMSKeyID). Nil: such objects record none.
+	KMS KeyDescriber
 }
 
 // Store is an S3 bucket (and key prefix) as a store.Store. It is safe for
@@ -73,11 +77,14 @@ type Store struct {
 	maxAttempts int
 	bufs        *bufferPool
 	objectLock  atomic.Bool // the bucket was seen with Object Lock enabled
+	keys        *keyResolver
 }
 
 var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Deleter = (*Store)(nil)
+	_ store.Store             = (*Store)(nil)
+	_ store.Deleter           = (*Store)(nil)
+	_ store.UploadCleaner     = (*Store)(nil)
+	_ store.ChecksumAuthority = (*Store)(nil)
 )
 
 // New returns a Store for the bucket and prefix in o. It makes no request.
@@ -134,6 +141,7 @@ func New(ctx context.Context, o Options) (*Store, error) {
 		concurrency: o.Concurrency,
 		maxAttempts: o.MaxAttempts,
 		bufs:        newBufferPool(o.PartSize, int64(o.Concurrency+1)*o.PartSize),
+		keys:        &keyResolver{kms: o.KMS},
 	}, nil
 }
 
@@ -152,21 +160,13 @@ func checkEndpoint(endpoint *string, allowHTTP bool) error {
 	case "https":
 		return nil
 	case "http":
-		if allowHTTP || isLoopback(u.Hostname()) {
+		if allowHTTP || loopback.Is(u.Hostname()) {
 			return nil
 		}
 		return fmt.Errorf("endpoint http://%s is plain http off loopback: objects would cross the network unencrypted (use https, or set AllowHTTP)", u.Host)
 	default:
 		return fmt.Errorf("endpoint %s://%s: scheme must be https or http", u.Scheme, u.Host)
 	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Describe returns "s3://bucket/prefix" (or "s3://bucket").
@@ -202,6 +202,11 @@ func (s *Store) opts(extra ...func(*s3.Options)) []func(*s3.Options) {
 		}
 		if s.maxAttempts > 0 {
 			o.RetryMaxAttempts = s.maxAttempts
+		}
+		if r, ok := o.Retryer.(aws.RetryerV2); ok {
+			if _, done := r.(noRetryCorrupt); !done {
+				o.Retryer = noRetryCorrupt{r}
+			}
 		}
 		// Composite (multipart) checksums cannot be checked on download;
 		// that is expected, not worth a warning per Get.

@@ -21,9 +21,13 @@ func TestSSEHeadersSent(t *testing.T) {
 	p := newProxy(t, env)
 	s := newStore(t, env, env.NewBucket(t, false), "sse", p.client(env))
 	ctx := within(t, time.Minute)
+	keyID := "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	if env.Encrypts {
+		keyID = env.SSEKey // a server that encrypts needs a key it knows
+	}
 	sse := &store.SSE{
 		Algorithm: "aws:kms",
-		KMSKeyID:  "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		KMSKeyID:  keyID,
 		Context:   map[string]string{"logkeeper:stream": "edge-1", "logkeeper:run": "2026-01-02T03:04:05Z"},
 	}
 	multi := randBytes(2*testPartSize+5, 8)
