@@ -61,6 +61,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseSignature$$' -fuzztime=$(FUZZTIME) ./manifest
 	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./custody
 	$(GO) test -run='^$$' -fuzz='^FuzzManifestBytes$$' -fuzztime=$(FUZZTIME) ./custody
+	$(GO) test -run='^$$' -fuzz='^FuzzParseIndex$$' -fuzztime=$(FUZZTIME) ./custody/bundle
+	$(GO) test -run='^$$' -fuzz='^FuzzParseProof$$' -fuzztime=$(FUZZTIME) ./custody/bundle
 	$(GO) test -run='^$$' -fuzz='^FuzzSanitizePath$$' -fuzztime=$(FUZZTIME) ./export
 	$(GO) test -run='^$$' -fuzz='^FuzzObjectKey$$' -fuzztime=$(FUZZTIME) ./export
 	$(GO) test -run='^$$' -fuzz='^FuzzEscapeName$$' -fuzztime=$(FUZZTIME) ./export

@@ -37,6 +37,12 @@ func logkeeper() *cli.App {
 		Commands: []*cli.Command{
 			exportCommand(),
 			verifyCommand(),
+			bundleCommand(),
+			verifyBundleCommand(),
+			holdPlaceCommand(),
+			holdReleaseCommand(),
+			holdListCommand(),
+			custodyLogCommand(),
 			runCommand(),
 			configCheckCommand(),
 			keysGenerateCommand(),

@@ -517,6 +517,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.checkKey(key); err != nil {
 		return err
 	}
+	if held, err := s.held(key); err != nil || held {
+		return fmt.Errorf("delete %s: %w", key, errors.Join(err, heldErr(held)))
+	}
 	for _, rel := range []string{key, metaRel(key)} {
 		dir, base := splitRel(rel)
 		d, err := s.openDir(dir, false)
