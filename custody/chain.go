@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/logkeeper/logkeeper/custody/archindex"
 	"github.com/logkeeper/logkeeper/internal/signing"
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/manifest"
@@ -49,10 +50,17 @@ type Chain struct {
 	// tree is the compact range of the stream's transparency log over
 	// the manifests read (see tlog.go).
 	tree *treeRange
+	// index, when set (LoadIndexed), holds what Archived and Failed would,
+	// on disk; both maps are then nil.
+	index *archindex.Index
 }
 
-// record folds one manifest into what the chain knows.
+// record folds one manifest into what the chain knows. A chain loaded
+// through the index learns of its own appends at the next LoadIndexed.
 func (c *Chain) record(m *manifest.Manifest) {
+	if c.index != nil {
+		return
+	}
 	for _, o := range m.Objects {
 		c.Archived[o.Source.ID] = o.Source
 		delete(c.Failed, o.Source.ID)
@@ -68,6 +76,12 @@ func (c *Chain) record(m *manifest.Manifest) {
 // archiving: it was never archived, or its size or modification time
 // changed since.
 func (c *Chain) NeedsArchiving(p manifest.Provenance) bool {
+	if c.index != nil {
+		// An index that cannot be read says "archive it": a second copy
+		// costs space, a skipped file would be lost.
+		e, ok, err := c.index.Lookup(p.ID)
+		return err != nil || !ok || e.NeedsArchiving(p.Size, p.Modified)
+	}
 	prev, ok := c.Archived[p.ID]
 	return !ok || prev.Size != p.Size || !prev.Modified.Equal(p.Modified)
 }
@@ -188,6 +202,9 @@ func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 		e := &Entry{Sequence: n, Key: key, SHA256: manifest.SHA256(raws[i]), Manifest: m}
 		if prev != nil && (m.Previous.Key != prev.Key || m.Previous.SHA256 != prev.SHA256) {
 			return nil, fmt.Errorf("%w: %s: link to previous manifest does not match %s", ErrChainBroken, key, prev.Key)
+		}
+		if err := checkPartOrder(prev, m); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
 		}
 		c.record(m)
 		if err := c.tree.append(e.SHA256); err != nil {

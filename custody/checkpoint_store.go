@@ -47,7 +47,18 @@ var ErrNoTree = errors.New("chain has no transparency log")
 
 // TreeHead signs the checkpoint of the chain's current tree. origin is the
 // store the manifests record (Manifest.Store).
-func (c *Chain) TreeHead(ctx context.Context, signer signing.Signer, storeURL string) (*TreeHead, error) {
+//
+// A chain loaded through the archived-file index (LoadIndexed) does not
+// carry its tree: it is rebuilt here from the manifests in st, O(chain)
+// reads, until the signed start-up state keeps the compact range.
+func (c *Chain) TreeHead(ctx context.Context, st store.Store, signer signing.Signer, storeURL string) (*TreeHead, error) {
+	if c.tree == nil && c.Head != nil {
+		t, err := rebuildTree(ctx, st, c.Stream, c.Head)
+		if err != nil {
+			return nil, err
+		}
+		c.tree = t
+	}
 	if c.tree == nil {
 		return nil, ErrNoTree
 	}
@@ -118,4 +129,26 @@ func listWitnessed(ctx context.Context, w store.Store, stream string) (found []w
 	}
 	sort.Slice(found, func(i, j int) bool { return found[i].size < found[j].size })
 	return found, odd, nil
+}
+
+// rebuildTree computes the tree over manifests 1..head from the store,
+// checking that it ends at head's exact bytes.
+func rebuildTree(ctx context.Context, st store.Store, stream string, head *Entry) (*treeRange, error) {
+	seqs := make([]uint64, head.Sequence)
+	for i := range seqs {
+		seqs[i] = uint64(i + 1)
+	}
+	t := newTreeRange()
+	var last string
+	err := eachManifest(ctx, st, stream, seqs, func(e *Entry) error {
+		last = e.SHA256
+		return t.append(e.SHA256)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rebuild the transparency log of %s: %w", stream, err)
+	}
+	if last != head.SHA256 {
+		return nil, fmt.Errorf("%w: %s changed while its transparency log was rebuilt", ErrChainBroken, head.Key)
+	}
+	return t, nil
 }

@@ -25,14 +25,15 @@ type listing struct {
 	// signature; stray are keys under the stream outside manifests/ and
 	// objects/, or directly in objects/.
 	odd, stray []string
-	// sigs are signature keys; objects maps a run id to its folder's keys.
-	sigs    []string
-	objects map[string][]string
+	// sigs are signature keys. The objects in runs' folders are not kept:
+	// pass 5 lists them again, one at a time (a million objects would not
+	// fit in memory).
+	sigs []string
 }
 
 // list reads the stream's keys (pass 1).
 func (v *verifier) list(ctx context.Context) (*listing, error) {
-	l := &listing{present: map[uint64]bool{}, objects: map[string][]string{}}
+	l := &listing{present: map[uint64]bool{}}
 	mp := manifest.ManifestsPrefix(v.stream)
 	op := v.stream + "/objects/"
 	var seqs []uint64
@@ -51,8 +52,6 @@ func (v *verifier) list(ctx context.Context) (*listing, error) {
 			run, _, ok := strings.Cut(strings.TrimPrefix(k, op), "/")
 			if !ok || run == "" {
 				l.stray = append(l.stray, k)
-			} else {
-				l.objects[run] = append(l.objects[run], k)
 			}
 		default:
 			l.stray = append(l.stray, k)

@@ -167,13 +167,27 @@ type Report struct {
 	// They are evidence of an interrupted run, not a failure. They are
 	// counted only when the whole chain is verified (no From or To);
 	// OrphanKeys lists the first of them.
-	Orphans    int       `json:"orphans"`
-	OrphanKeys []string  `json:"orphan_keys,omitempty"`
-	Problems   []Problem `json:"problems"`
+	Orphans    int      `json:"orphans"`
+	OrphanKeys []string `json:"orphan_keys,omitempty"`
+	// IncompleteRuns are runs sealed in parts whose last part is not in
+	// the chain: the exporter stopped after sealing them (a crash). Not a
+	// problem of integrity: the objects their parts list are stored and
+	// checked like any other, their windows are empty, and the next run
+	// covered the same span again (manifest.Part).
+	IncompleteRuns []IncompleteRun `json:"incomplete_runs,omitempty"`
+	Problems       []Problem       `json:"problems"`
 	// Checkpoint is the stream's transparency log: its size, root and how
 	// many witnessed checkpoints it was proven to extend. It is given when
 	// the whole chain is verified.
 	Checkpoint *TreeReport `json:"checkpoint,omitempty"`
+}
+
+// IncompleteRun is a run cut short after sealing some of its parts.
+type IncompleteRun struct {
+	RunID string `json:"run_id"`
+	// Parts is how many parts it sealed; LastSequence is the last one's.
+	Parts        int    `json:"parts"`
+	LastSequence uint64 `json:"last_sequence"`
 }
 
 // verifier holds one Verify's state. Verify runs it in passes:
@@ -196,11 +210,12 @@ type verifier struct {
 	rep      *Report
 	badObjs  int                // object checks with a problem
 	runs     map[string]uint64  // run id -> sequence of the manifests read
-	claimed  map[string]bool    // object keys the manifests read list
+	claimed  []claimKey         // object keys the manifests read list (unclaimed.go)
 	ownSigs  map[string]bool    // signature keys of the manifests read
 	rewrites map[uint64]bool    // manifests that differ from the checkpoint
 	heads    *manifest.Manifest // the head, when read
 	leaves   map[uint64]string  // manifest sha256 by sequence, for the tree
+	open     *IncompleteRun     // a run sealed in parts, its last part not seen yet
 
 	read      bool // objects must be read whole
 	authority bool // the store reports server-kept checksums
@@ -238,7 +253,7 @@ func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptio
 	v := &verifier{
 		st: st, stream: stream, opts: opts, origin: opts.Origin,
 		rep:  &Report{Stream: stream, Problems: []Problem{}},
-		runs: map[string]uint64{}, claimed: map[string]bool{}, ownSigs: map[string]bool{}, rewrites: map[uint64]bool{},
+		runs: map[string]uint64{}, ownSigs: map[string]bool{}, rewrites: map[uint64]bool{},
 	}
 	if v.origin == "" {
 		v.origin = st.Describe()
@@ -291,8 +306,13 @@ func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptio
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if v.open != nil && to == l.head {
+		v.rep.IncompleteRuns = append(v.rep.IncompleteRuns, *v.open)
+	}
 	// Pass 5: what no manifest claims; the witnessed checkpoints.
-	v.checkUnclaimed(l, from == 1 && to == l.head)
+	if err := v.checkUnclaimed(ctx, l, from == 1 && to == l.head); err != nil {
+		return nil, err
+	}
 	if err := v.checkWitnessed(ctx, l, from == 1 && to == l.head); err != nil {
 		return nil, err
 	}

@@ -11,8 +11,9 @@ import (
 )
 
 // prefetchAhead is how many manifests (with their signatures) are read
-// ahead of the one being checked.
-const prefetchAhead = 8
+// ahead of the one being checked: 4 parts of a large run (2 MiB each) are
+// a few tens of MB with their parsed form.
+const prefetchAhead = 4
 
 // fetched is a manifest read ahead: its bytes, parsed form and signature check.
 type fetched struct {
@@ -195,11 +196,18 @@ func (v *verifier) checkManifest(n uint64, prev *Entry, f fetched) (*Entry, bool
 		}
 		mark(sp.kind, sp.detail)
 	}
+	v.trackParts(n, m)
 	switch {
 	case n == 1:
+		if err := manifest.CheckPartOrder(nil, m); err != nil {
+			mark(KindChainBroken, err.Error())
+		}
 	case prev == nil:
 		valid = false // reported on the predecessor: the link cannot be checked
 	case m.Previous != nil:
+		if err := manifest.CheckPartOrder(prev.Manifest, m); err != nil {
+			mark(KindChainBroken, err.Error())
+		}
 		if m.Previous.Key != prev.Key || m.Previous.SHA256 != prev.SHA256 {
 			mark(KindChainBroken, fmt.Sprintf("previous is %s sha256 %s, stored predecessor %s has sha256 %s", m.Previous.Key, m.Previous.SHA256, prev.Key, prev.SHA256))
 		}
@@ -253,4 +261,21 @@ func (v *verifier) checkCheckpoint(ctx context.Context, l *listing) error {
 			Detail: fmt.Sprintf("checkpoint says sha256 %s, stored manifest has %s: the chain was rewritten", cp.SHA256, got)})
 	}
 	return nil
+}
+
+// trackParts follows the runs sealed in parts (manifest.Part), in chain
+// order, and records those whose last part never came: runs cut short.
+func (v *verifier) trackParts(n uint64, m *manifest.Manifest) {
+	if o := v.open; o != nil && (m.RunID != o.RunID || m.PartIndex() == 1) {
+		v.rep.IncompleteRuns = append(v.rep.IncompleteRuns, *o)
+		v.open = nil
+	}
+	if m.Complete() {
+		v.open = nil
+		return
+	}
+	if v.open == nil {
+		v.open = &IncompleteRun{RunID: m.RunID}
+	}
+	v.open.Parts, v.open.LastSequence = int(m.PartIndex()), n
 }

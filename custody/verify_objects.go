@@ -23,7 +23,7 @@ func (v *verifier) checkObjects(seq uint64, objects []manifest.Object) {
 	}
 	v.opts.Observer.Total(len(objects), total)
 	for _, o := range objects {
-		v.claimed[o.Key] = true
+		v.claim(o.Key)
 		v.objs.Go(func() error {
 			probs, n, err := v.checkObject(v.objsCtx, o)
 			if err != nil {

@@ -12,7 +12,7 @@ import (
 // here fails the run: a run that could not be witnessed is not silently
 // accepted (its manifest stays; the next run's checkpoint covers it).
 func (j *Job) checkpoint(ctx context.Context, chain *custody.Chain, storeURL string) error {
-	th, err := chain.TreeHead(ctx, j.Signer, storeURL)
+	th, err := chain.TreeHead(ctx, j.Store, j.Signer, storeURL)
 	if err != nil {
 		return fmt.Errorf("its checkpoint: %w", err)
 	}

@@ -36,6 +36,14 @@ type Job struct {
 	Chains *custody.Cache
 	// Workers is the number of files uploaded at once (default 8).
 	Workers int
+	// StateDir, when set, is where the run keeps the stream's
+	// archived-file index (custody.LoadIndexed) instead of holding the
+	// chain's files in memory; with a source that implements Walker, the
+	// run streams (stream.go). Losing the folder loses nothing.
+	StateDir string
+	// PartBytes is the encoded size at which a streaming run seals a part
+	// of its manifest (default DefaultPartBytes).
+	PartBytes int
 	// StaleUploadAge: at the start of a run, unfinished uploads under the
 	// stream's objects prefix (left by a run that was killed) that are older
 	// than this are aborted, on stores that implement store.UploadCleaner.
@@ -55,7 +63,8 @@ type Job struct {
 }
 
 // Observer follows a run: Total is called once, after listing, with the
-// files and bytes to upload; Done as bytes are read from the source and
+// files and bytes to upload (a streaming run calls it for each file as it
+// is listed: the totals add up); Done as bytes are read from the source and
 // once per file finished (archived or failed). Done is called from the
 // upload workers at once: an Observer must be safe for concurrent use and
 // return quickly; it must not block or fail the run.
@@ -95,10 +104,14 @@ type Result struct {
 	NotCollected int    `json:"not_collected"`
 	Failed       int    `json:"failed"`
 	ManifestKey  string `json:"manifest_key"`
-	// Manifest is the manifest written.
+	// Manifest is the manifest written (the last part of a run sealed in
+	// parts).
 	Manifest *manifest.Manifest `json:"-"`
+	// Parts is the number of manifests the run wrote.
+	Parts int `json:"parts"`
 
-	attempted int // files the run tried: new ones and listing failures
+	attempted int               // files the run tried: new ones and listing failures
+	firstFail *manifest.Failure // the first failure, in whichever part
 }
 
 // ErrFilesFailed is returned (wrapped) by Run when the manifest was written
@@ -150,6 +163,9 @@ func (j *Job) Run(ctx context.Context, end time.Time, reason string) (*Result, e
 	runID := id.String()
 	log := j.logger().With("stream", j.Stream, "run_id", runID)
 	started := j.now().UTC()
+	if w, ok := j.Source.(Walker); ok && j.StateDir != "" {
+		return j.runStreaming(ctx, log, runID, reason, w, started, end)
+	}
 	chain, err := j.loadChain(ctx)
 	if err != nil {
 		return nil, &RunError{Stream: j.Stream, RunID: runID, Err: err}
@@ -370,7 +386,7 @@ func (j *Job) seal(ctx context.Context, log *slog.Logger, runID, reason string, 
 		Files: len(m.Objects), Bytes: up.bytes,
 		Skipped:      p.listed - len(p.todo) - len(p.skipped) - len(p.failures),
 		NotCollected: len(p.skipped), Failed: len(m.Failures), ManifestKey: entry.Key, Manifest: m,
-		attempted: len(p.todo) + len(p.failures),
+		attempted: len(p.todo) + len(p.failures), Parts: 1,
 	}
 	log.Info("export finished", "files", res.Files, "bytes", res.Bytes, "skipped", res.Skipped, "not_collected", res.NotCollected, "failed", res.Failed, "manifest", res.ManifestKey)
 	return res, nil
@@ -382,7 +398,12 @@ func (r *Result) err() error {
 	if r.Failed == 0 {
 		return nil
 	}
-	first := r.Manifest.Failures[0]
+	var first manifest.Failure
+	if r.firstFail != nil {
+		first = *r.firstFail
+	} else {
+		first = r.Manifest.Failures[0]
+	}
 	return fmt.Errorf("%w: %d of %d files failed (first: %s: %s); they are listed in %s and the next run retries them",
 		ErrFilesFailed, r.Failed, r.attempted, first.Path, first.Error, r.ManifestKey)
 }
@@ -458,9 +479,10 @@ func (j *Job) putOptions(runID, key string) store.PutOptions {
 // copyFile streams one source file into the store. Its error is a
 // *fileError when the problem is the file's alone.
 func (j *Job) copyFile(ctx context.Context, runID string, f File) (*manifest.Object, error) {
-	key, ok := ObjectKey(manifest.ObjectsPrefix(j.Stream, runID), f.Path, store.MaxKeyLen)
+	limit := store.KeyLimit(j.Store)
+	key, ok := ObjectKey(manifest.ObjectsPrefix(j.Stream, runID), f.Path, limit)
 	if !ok {
-		return nil, &fileError{fmt.Errorf("no object key of at most %d bytes can be made for this name", store.MaxKeyLen)}
+		return nil, &fileError{fmt.Errorf("no object key of at most %d bytes can be made for this name", limit)}
 	}
 	rc, err := j.Source.Open(ctx, f)
 	if err != nil {

@@ -31,6 +31,9 @@ type File struct {
 	// become a key). The run records it as a failure of the item, which a
 	// later run tries again, and never opens it.
 	Err error
+	// Ref is the listing source's own note on the file (where and what it
+	// was when listed), for its Open; the exporter passes it back as is.
+	Ref any
 }
 
 // Source lists and opens the files of one stream. Implementations are safe

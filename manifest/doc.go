@@ -7,7 +7,8 @@
 // file, commits to that list with an RFC 6962 Merkle root, and links to the
 // exact bytes of the previous manifest of the stream by their SHA-256. One
 // manifest is written for every run, including runs that found nothing, so
-// absence is attested as well as presence. The manifest's bytes are signed
+// absence is attested as well as presence; a run too large for one
+// manifest (MaxBytes) is sealed as several, its parts (Part). The manifest's bytes are signed
 // as they are stored; the signature lives in a sidecar object (see Keys).
 //
 // The package is pure logic over bytes: it encodes, decodes, validates and

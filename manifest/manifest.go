@@ -25,6 +25,10 @@ type Manifest struct {
 	Stream   string `json:"stream"`
 	Sequence uint64 `json:"sequence"`
 	RunID    string `json:"run_id"`
+	// Part is set when the run was sealed as several manifests (parts.go):
+	// which part this is and whether it is the last. Without it the
+	// manifest is the whole run.
+	Part *Part `json:"part,omitempty"`
 	// Window is the time span of source data this run covers. For a folder
 	// source, the end is when the run scanned the folder.
 	Window     Window    `json:"window"`
@@ -200,6 +204,9 @@ func Marshal(m *Manifest) ([]byte, error) {
 	if err := enc.Encode(m); err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
+	if buf.Len() > MaxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d are written", ErrTooLarge, buf.Len(), MaxBytes)
+	}
 	return buf.Bytes(), nil
 }
 
@@ -207,6 +214,9 @@ func Marshal(m *Manifest) ([]byte, error) {
 // schema other than v1 and any field that fails Validate are errors. It
 // does not check the Merkle root or totals against the objects (Check does).
 func Parse(data []byte) (*Manifest, error) {
+	if len(data) > MaxReadBytes {
+		return nil, fmt.Errorf("decode manifest: %w: %d bytes", ErrTooLarge, len(data))
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var m Manifest
@@ -251,6 +261,9 @@ func (m *Manifest) Validate() error {
 	}
 	if m.Window.End.Before(m.Window.Start) {
 		bad("window: end %s before start %s", m.Window.End, m.Window.Start)
+	}
+	if err := m.Part.validate(m); err != nil {
+		bad("part: %v", err)
 	}
 	if m.FinishedAt.Before(m.StartedAt) {
 		bad("finished_at: before started_at")

@@ -38,7 +38,10 @@ type Source struct {
 	listed map[string]entry
 }
 
-var _ export.Source = (*Source)(nil)
+var (
+	_ export.Source = (*Source)(nil)
+	_ export.Walker = (*Source)(nil)
+)
 
 // entry is a listed file: its raw path below the root (the target's for a
 // followed link) and its identity.
@@ -75,22 +78,40 @@ func (s *Source) Describe() manifest.Source {
 // List walks the folder (see the package documentation). The window is not
 // used, since a folder has no notion of time windows: every new or changed
 // file is offered. An error means the folder itself could not be read.
-func (s *Source) List(ctx context.Context, _ manifest.Window) ([]export.File, error) {
-	excluded := s.excluded()
-	w := &walker{ctx: ctx, src: s, excluded: excluded, listed: map[string]entry{}}
+func (s *Source) List(ctx context.Context, window manifest.Window) ([]export.File, error) {
+	var files []export.File
+	listed := map[string]entry{}
+	err := s.Walk(ctx, window, func(f export.File) error {
+		if e, ok := f.Ref.(entry); ok {
+			listed[f.ID] = e
+		}
+		files = append(files, f)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].ID < files[j].ID })
+	s.mu.Lock()
+	s.listed = listed
+	s.mu.Unlock()
+	return files, nil
+}
+
+// Walk offers the folder's items one at a time, folder by folder in name
+// order, as List would list them (export.Walker): each file carries what
+// Open checks, so nothing of the walk is kept.
+func (s *Source) Walk(ctx context.Context, _ manifest.Window, fn func(export.File) error) error {
+	w := &walker{ctx: ctx, src: s, excluded: s.excluded(), emit: fn}
 	rootFD, err := unix.Open(s.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", s.root, &os.PathError{Op: "open", Path: s.root, Err: err})
+		return fmt.Errorf("list %s: %w", s.root, &os.PathError{Op: "open", Path: s.root, Err: err})
 	}
-	defer unix.Close(rootFD)
+	// walk closes what it is given.
 	if err := w.walk(rootFD, ""); err != nil {
-		return nil, fmt.Errorf("list %s: %w", s.root, err)
+		return fmt.Errorf("list %s: %w", s.root, err)
 	}
-	sort.Slice(w.files, func(i, j int) bool { return w.files[i].ID < w.files[j].ID })
-	s.mu.Lock()
-	s.listed = w.listed
-	s.mu.Unlock()
-	return w.files, nil
+	return nil
 }
 
 // excluded returns the identities of the files in Options.Exclude.
@@ -110,9 +131,12 @@ func (s *Source) Open(ctx context.Context, f export.File) (io.ReadCloser, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	e, ok := s.listed[f.ID]
-	s.mu.Unlock()
+	e, ok := f.Ref.(entry)
+	if !ok {
+		s.mu.Lock()
+		e, ok = s.listed[f.ID]
+		s.mu.Unlock()
+	}
 	if !ok {
 		return nil, fmt.Errorf("file %q was not listed", f.ID)
 	}

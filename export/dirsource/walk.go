@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -26,8 +27,8 @@ type walker struct {
 	ctx      context.Context
 	src      *Source
 	excluded map[fileKey]bool
-	files    []export.File
-	listed   map[string]entry
+	// emit receives each item, in the walk's order; an error ends the walk.
+	emit func(export.File) error
 }
 
 // walk lists the folder open at fd (rel below the root, "" for the root),
@@ -41,9 +42,10 @@ func (w *walker) walk(fd int, rel string) error {
 		if rel == "" {
 			return err
 		}
-		w.fail(rel, fmt.Errorf("read folder: %w", err))
-		return nil
+		return w.fail(rel, fmt.Errorf("read folder: %w", err))
 	}
+	// One folder's names at a time, in order: a stable walk.
+	sort.Strings(names)
 	for _, name := range names {
 		if err := w.ctx.Err(); err != nil {
 			return err
@@ -55,7 +57,9 @@ func (w *walker) walk(fd int, rel string) error {
 		var st unix.Stat_t
 		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if !errors.Is(err, unix.ENOENT) { // gone since the folder was read
-				w.fail(child, os.NewSyscallError("lstat", err))
+				if err := w.fail(child, os.NewSyscallError("lstat", err)); err != nil {
+					return err
+				}
 			}
 			continue
 		}
@@ -63,77 +67,71 @@ func (w *walker) walk(fd int, rel string) error {
 		case unix.S_IFDIR:
 			sub, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			if err != nil {
-				w.fail(child, openError(err))
-				continue
-			}
-			if err := w.walk(sub, child); err != nil {
-				return err
+				err = w.fail(child, openError(err))
+			} else {
+				err = w.walk(sub, child)
 			}
 		case unix.S_IFREG:
-			w.offer(child, child, &st)
+			err = w.offer(child, child, &st)
 		case unix.S_IFLNK:
 			if !w.src.opts.FollowSymlinks {
-				w.skip(child, kind(mode))
-				continue
+				err = w.skip(child, kind(mode))
+			} else {
+				err = w.follow(child)
 			}
-			w.follow(child)
 		default:
-			w.skip(child, kind(mode))
+			err = w.skip(child, kind(mode))
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // offer lists the regular file at target (below the root) as name.
-func (w *walker) offer(name, target string, st *unix.Stat_t) {
+func (w *walker) offer(name, target string, st *unix.Stat_t) error {
 	if w.excluded[keyOf(st)] {
-		w.skip(name, ReasonExcluded)
-		return
+		return w.skip(name, ReasonExcluded)
 	}
 	id := identityOf(st)
 	esc := export.EscapeName(name)
-	w.files = append(w.files, export.File{ID: esc, Path: esc, Size: id.size, Modified: id.mtime})
-	w.listed[esc] = entry{rel: target, id: id}
+	return w.emit(export.File{ID: esc, Path: esc, Size: id.size, Modified: id.mtime, Ref: entry{rel: target, id: id}})
 }
 
 // follow resolves the symbolic link name and offers its target when that
 // is a regular file inside the root.
-func (w *walker) follow(name string) {
+func (w *walker) follow(name string) error {
 	root, err := filepath.EvalSymlinks(w.src.root)
 	if err != nil {
-		w.fail(name, err)
-		return
+		return w.fail(name, err)
 	}
 	target, err := filepath.EvalSymlinks(filepath.Join(w.src.root, name))
 	if err != nil {
-		w.skip(name, ReasonLinkBroken)
-		return
+		return w.skip(name, ReasonLinkBroken)
 	}
 	rel, err := filepath.Rel(root, target)
 	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
-		w.skip(name, ReasonLinkOutside)
-		return
+		return w.skip(name, ReasonLinkOutside)
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(target, &st); err != nil {
-		w.skip(name, ReasonLinkBroken)
-		return
+		return w.skip(name, ReasonLinkBroken)
 	}
 	if uint32(st.Mode)&unix.S_IFMT != unix.S_IFREG { //nolint:unconvert // Mode is not uint32 on every platform
-		w.skip(name, ReasonLinkNotRegular)
-		return
+		return w.skip(name, ReasonLinkNotRegular)
 	}
-	w.offer(name, filepath.ToSlash(rel), &st)
+	return w.offer(name, filepath.ToSlash(rel), &st)
 }
 
-func (w *walker) skip(name, reason string) {
+func (w *walker) skip(name, reason string) error {
 	esc := export.EscapeName(name)
-	w.files = append(w.files, export.File{ID: esc, Path: esc, Size: -1, Skip: reason})
+	return w.emit(export.File{ID: esc, Path: esc, Size: -1, Skip: reason})
 }
 
-func (w *walker) fail(name string, err error) {
+func (w *walker) fail(name string, err error) error {
 	esc := export.EscapeName(name)
-	w.files = append(w.files, export.File{ID: esc, Path: esc, Size: -1, Err: err})
+	return w.emit(export.File{ID: esc, Path: esc, Size: -1, Err: err})
 }
 
 // openNoFollow opens rel below the root read-only, component by component,

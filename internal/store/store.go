@@ -103,6 +103,23 @@ type ChecksumAuthority interface {
 	ServerChecksums() bool
 }
 
+// KeyLimiter is implemented by stores that accept keys shorter than
+// MaxKeyLen: an S3 store under a prefix (S3's 1024-byte limit counts the
+// whole key, prefix included).
+type KeyLimiter interface {
+	// MaxKeyLen is the longest key, in bytes, Put accepts.
+	MaxKeyLen() int
+}
+
+// KeyLimit returns the longest key st accepts: its KeyLimiter's answer, or
+// MaxKeyLen.
+func KeyLimit(st Store) int {
+	if kl, ok := st.(KeyLimiter); ok {
+		return kl.MaxKeyLen()
+	}
+	return MaxKeyLen
+}
+
 // PutOptions says how an object is to be stored.
 type PutOptions struct {
 	// Size is the exact number of bytes the reader yields, or -1.

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -252,6 +253,7 @@ func NewJob(ctx context.Context, c *config.Config, streamName string, st store.S
 		// (make bench-compare). Memory stays bounded by the store's
 		// buffer budget, whatever the number of workers.
 		Workers:  max(c.Store.Concurrency*2, 16),
+		StateDir: StateDir(),
 		Exporter: Exporter(),
 		Logger:   log,
 	}
@@ -265,4 +267,19 @@ func NewJob(ctx context.Context, c *config.Config, streamName string, st store.S
 		j.Retention = &policies.Retention{Mode: c.Store.ObjectLock.Mode, RetainDays: c.Store.ObjectLock.RetainDays}
 	}
 	return j, nil
+}
+
+// StateDir is the folder of the exporter's local state (the archived-file
+// index of each stream: export.Job.StateDir): $LOGKEEPER_STATE_DIR, else
+// logkeeper under the user's cache folder, else none (the chain is then
+// held in memory). Losing it loses nothing: it is rebuilt from the
+// manifests.
+func StateDir() string {
+	if d := os.Getenv("LOGKEEPER_STATE_DIR"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "logkeeper")
+	}
+	return ""
 }

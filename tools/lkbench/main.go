@@ -9,6 +9,8 @@
 //	lkbench sdkget -bucket B -prefix P [-workers 16]              GetObject every object under P
 //	lkbench mkfiles -dir D -n N -size S                            write N files of S random bytes
 //	lkbench mkbucket -bucket B [-lock]
+//	lkbench copypeer -src D -dst D [-workers 16]                  durable per-file copy: write, fsync, rename
+//	lkbench addfile -dir D -name N -size S                          one more file of S random bytes
 //
 // The S3 client comes from the SDK's default chain (AWS_ENDPOINT_URL_S3,
 // AWS_REGION, AWS_ACCESS_KEY_ID ...), path-style.
@@ -60,6 +62,10 @@ func main() {
 		sdkGet(ctx, os.Args[2:])
 	case "mkfiles":
 		mkFiles(os.Args[2:])
+	case "copypeer":
+		copyPeer(ctx, os.Args[2:])
+	case "addfile":
+		addFile(os.Args[2:])
 	default:
 		log.Fatalf("unknown subcommand %q", os.Args[1])
 	}

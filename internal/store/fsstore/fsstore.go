@@ -5,7 +5,7 @@
 //
 //	<root>/<key>                          the object's bytes
 //	<root>/.logkeeper/meta/<key>.json     its metadata (size, SHA-256, checksum, SSE, retention, user metadata)
-//	<root>/.logkeeper/tmp/                temporary files being written
+//	<root>/.logkeeper/meta/<folder>/.*.tmp  temporary files being written (beside the metadata)
 //	<root>/.logkeeper/lock                serialises creates across processes (flock)
 //
 // The store is write-once, like a WORM bucket: an object is written to a
@@ -46,8 +46,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,6 +65,10 @@ type Store struct {
 	root     string
 	readOnly bool
 	mu       sync.Mutex // serialises creates within this process; flock across processes
+	// writer holds the creates in flight, dirs the folders they opened
+	// (commit.go).
+	writer writer
+	dirs   dirCache
 }
 
 var (
@@ -177,12 +181,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 	if s.readOnly {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, ErrReadOnly)
 	}
-	tmpDir, err := s.openDir(internalDir+"/tmp", true)
+	// The temporary file is made beside the key's metadata (commit.go).
+	tmpDir, err := s.dirs.open(s, path.Dir(metaRel(key)))
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
-	defer tmpDir.Close()
-	tmp, tmpName, err := createTemp(tmpDir, "put-")
+	defer s.dirs.done(tmpDir)
+	tmp, tmpName, err := createTemp(tmpDir, ".put-")
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
@@ -202,12 +207,6 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 	if opts.Size >= 0 && n != opts.Size {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w: got %d bytes, expected %d", key, store.ErrSizeMismatch, n, opts.Size)
 	}
-	if err := tmp.Sync(); err != nil {
-		return store.ObjectInfo{}, fmt.Errorf("put %s: sync: %w", key, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return store.ObjectInfo{}, fmt.Errorf("put %s: close: %w", key, err)
-	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	checksum, _ := store.ChecksumOfHex(sum)
 	m := meta{
@@ -220,13 +219,16 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
 	if opts.IfMatch != "" {
+		if err := syncClose(tmp); err != nil {
+			return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
+		}
 		if err := s.replace(ctx, key, src, &m, opts.IfMatch); err != nil {
 			return store.ObjectInfo{}, err
 		}
 		return m.info(key), nil
 	}
 	m.Generation = 1
-	if err := s.create(ctx, key, src, m); err != nil {
+	if err := s.create(ctx, key, tmp, src, m); err != nil {
 		return store.ObjectInfo{}, err
 	}
 	return m.info(key), nil
@@ -373,45 +375,6 @@ func (s *Store) replace(ctx context.Context, key string, tmp tempFile, m *meta, 
 	return d.Sync()
 }
 
-// create links the finished temporary file at key, under the store lock.
-// Every folder on the way is opened without following a link, so a folder
-// inside the store replaced by a symbolic link is refused, not written
-// through.
-func (s *Store) create(ctx context.Context, key string, tmp tempFile, m meta) error {
-	unlock, err := s.lock(ctx, true)
-	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	defer unlock()
-
-	dir, base := splitRel(key)
-	d, err := s.openDir(dir, true)
-	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	defer d.Close()
-	var st unix.Stat_t
-	if err := unix.Fstatat(int(d.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
-		return fmt.Errorf("put %s: %w", key, store.ErrExists)
-	} else if !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	mb, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	if err := s.writeFileSync(metaRel(key), mb); err != nil {
-		return fmt.Errorf("put %s: metadata: %w", key, err)
-	}
-	if err := tmp.linkAt(d, base); err != nil {
-		if errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("put %s: %w", key, store.ErrExists)
-		}
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	return d.Sync()
-}
-
 // metaRel is the path of key's metadata below the root.
 func metaRel(key string) string { return internalDir + "/meta/" + key + ".json" }
 
@@ -515,55 +478,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(store.ObjectInf
 		}
 		d.Close()
 	}
-	start := filepath.Join(s.root, filepath.FromSlash(startRel))
-	type entry struct {
-		key  string
-		mode fs.FileMode
-	}
-	var entries []entry
-	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == start {
-				return fs.SkipAll
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(s.root, p)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel == internalDir {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if strings.HasPrefix(rel, prefix) {
-			entries = append(entries, entry{rel, d.Type()})
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("list %s: %w", prefix, err)
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		info, err := s.listInfo(ctx, e.key, e.mode)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
-		}
-		if err := fn(info); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.walkSorted(ctx, startRel, prefix, fn)
 }
 
 // listInfo is what List reports for key.
@@ -601,6 +516,9 @@ func (s *Store) Versions(ctx context.Context, key string) ([]store.Version, erro
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.checkKey(key); err != nil {
 		return err
+	}
+	if held, err := s.held(key); err != nil || held {
+		return fmt.Errorf("delete %s: %w", key, errors.Join(err, heldErr(held)))
 	}
 	for _, rel := range []string{key, metaRel(key)} {
 		dir, base := splitRel(rel)

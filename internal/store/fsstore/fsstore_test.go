@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/logkeeper/logkeeper/internal/store"
@@ -69,9 +72,8 @@ func TestMetadataKeptBeside(t *testing.T) {
 	if err != nil || h.SSE == nil || h.SSE.Context["logkeeper:stream"] != "s" {
 		t.Fatalf("head SSE = %+v, %v", h.SSE, err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(root, ".logkeeper", "tmp"))
-	if len(entries) != 0 {
-		t.Fatalf("temporary files left behind: %d", len(entries))
+	if left := tempFiles(t, root); len(left) != 0 {
+		t.Fatalf("temporary files left behind: %q", left)
 	}
 }
 
@@ -117,5 +119,108 @@ func TestReplaceIsAtomicForReaders(t *testing.T) {
 		if hex.EncodeToString(sum[:]) != got.SHA256 || int64(len(b)) != got.Size {
 			t.Fatalf("read %d bytes with sha256 %x, but metadata says size %d sha256 %s (ETag %s)", len(b), sum, got.Size, got.SHA256, got.ETag)
 		}
+	}
+}
+
+// Creates of the same keys racing from two stores on one folder (as two
+// processes would) and from many goroutines: exactly one wins each key, and
+// every object's bytes match the SHA-256 of its metadata, never another
+// writer's.
+func TestCreatesRaceAcrossStores(t *testing.T) {
+	root := t.TempDir()
+	var stores [2]*fsstore.Store
+	for i := range stores {
+		s, err := fsstore.New(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = s
+	}
+	const keys, writers = 40, 12
+	wins := make([]atomic.Int32, keys)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			s := stores[w%2]
+			for k := range keys {
+				body := fmt.Sprintf("writer %d key %d", w, k)
+				_, err := s.Put(context.Background(), fmt.Sprintf("r/d%d/k%d", k%3, k), strings.NewReader(body), store.PutOptions{Size: int64(len(body))})
+				switch {
+				case err == nil:
+					wins[k].Add(1)
+				case !errors.Is(err, store.ErrExists):
+					t.Errorf("key %d: %v", k, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for k := range keys {
+		if n := wins[k].Load(); n != 1 {
+			t.Errorf("key %d: %d creates won, want 1", k, n)
+		}
+		key := fmt.Sprintf("r/d%d/k%d", k%3, k)
+		rc, info, err := stores[0].Get(context.Background(), key, store.GetOptions{})
+		if err != nil {
+			t.Fatalf("get %s: %v", key, err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		sum := sha256.Sum256(b)
+		if hex.EncodeToString(sum[:]) != info.SHA256 {
+			t.Errorf("%s: bytes %q do not match the metadata's SHA-256", key, b)
+		}
+	}
+	if left := tempFiles(t, root); len(left) != 0 {
+		t.Fatalf("temporary files left behind: %q", left)
+	}
+}
+
+// tempFiles lists the temporary files under the store's own folder.
+func tempFiles(t *testing.T, root string) []string {
+	t.Helper()
+	var left []string
+	own := filepath.Join(root, ".logkeeper")
+	err := filepath.WalkDir(own, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(own, p)
+		if strings.HasSuffix(rel, ".tmp") || strings.HasPrefix(rel, "tmp"+string(filepath.Separator)) {
+			left = append(left, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return left
+}
+
+// List gives keys in ascending order of the whole key, although it walks
+// folder by folder: "a/b" comes after "a.b" and before "a0".
+func TestListOrderAcrossFolders(t *testing.T) {
+	s := newStore(t)
+	keys := []string{"a0", "a/b", "a.b", "a-c/x", "a/b0/c", "a/b/", "b"}
+	for _, k := range keys {
+		k = strings.TrimSuffix(k, "/")
+		if _, err := s.Put(context.Background(), k, strings.NewReader("x"), store.PutOptions{Size: 1}); err != nil && !errors.Is(err, store.ErrExists) {
+			t.Fatalf("put %s: %v", k, err)
+		}
+	}
+	var got []string
+	if err := s.List(context.Background(), "", func(oi store.ObjectInfo) error { got = append(got, oi.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a-c/x", "a.b", "a/b", "a/b0/c", "a0", "b"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("list order %q, want %q", got, want)
+	}
+	got = nil
+	if err := s.List(context.Background(), "a/b", func(oi store.ObjectInfo) error { got = append(got, oi.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]string{"a/b", "a/b0/c"}) {
+		t.Fatalf("list a/b: %q", got)
 	}
 }

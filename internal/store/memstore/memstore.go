@@ -25,6 +25,7 @@ type Store struct {
 	mu     sync.Mutex
 	objs   map[string]*object
 	faults map[string]*fault
+	held   map[string]bool
 }
 
 var (
@@ -287,10 +288,14 @@ func (s *Store) Versions(ctx context.Context, key string) ([]store.Version, erro
 	return []store.Version{{IsLatest: true, Size: info.Size, LastModified: info.LastModified}}, nil
 }
 
-// Delete removes the object and any fault set on it.
+// Delete removes the object and any fault set on it; a held key is
+// refused (store.ErrHeld).
 func (s *Store) Delete(ctx context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.held[key] {
+		return fmt.Errorf("delete %s: %w", key, store.ErrHeld)
+	}
 	delete(s.objs, key)
 	delete(s.faults, key)
 	return nil

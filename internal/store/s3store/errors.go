@@ -69,6 +69,10 @@ func (s *Store) classify(err error, r request) error {
 	switch {
 	case isCorruptCode(code):
 		return &s3Error{msg: fmt.Sprintf("%s: %v (%s)", where, store.ErrCorrupted, detail), errs: []error{store.ErrCorrupted, err}}
+	case code == "KeyTooLongError":
+		// A server whose key limit is below S3's (MinIO counts its own
+		// layout): the key, not the request, is at fault.
+		return &s3Error{msg: fmt.Sprintf("%s: %v (%s)", where, store.ErrInvalidKey, detail), errs: []error{store.ErrInvalidKey, err}}
 	case code == "NoSuchBucket":
 		return wrap("bucket %q does not exist (%s)", s.bucket, detail)
 	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch":

@@ -129,12 +129,11 @@ func TestVersionsOnVersionedBucket(t *testing.T) {
 		t.Fatalf("get of version 1 = %q (version %q)", b, info.VersionID)
 	}
 	// A well-formed id that names no version (a malformed one is a 400).
+	// The last character changes within its own class (digit, lower or
+	// upper case letter): MinIO's UUIDs compare case-insensitively, so
+	// 'a' -> 'A' would name the same version (1 run in 16 failed).
 	other := []byte(v1.VersionID)
-	if other[len(other)-1] == 'A' {
-		other[len(other)-1] = 'B'
-	} else {
-		other[len(other)-1] = 'A'
-	}
+	other[len(other)-1] = otherChar(other[len(other)-1])
 	if _, err := s.Head(ctx, "obj", store.GetOptions{VersionID: string(other)}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("head of a missing version: want ErrNotFound, got %v", err)
 	}
@@ -235,5 +234,27 @@ func TestPaging(t *testing.T) {
 	// see the next key or the end on their second page).
 	if lists < 3 || versions < 6 {
 		t.Fatalf("%d ListObjectsV2 and %d ListObjectVersions requests: the listings were not paged", lists, versions)
+	}
+}
+
+// otherChar returns a character of c's class (digit, lower case, upper
+// case) that is not c, even ignoring case.
+func otherChar(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		if c == '0' {
+			return '1'
+		}
+		return '0'
+	case c >= 'a' && c <= 'z':
+		if c == 'a' {
+			return 'b'
+		}
+		return 'a'
+	default:
+		if c == 'A' {
+			return 'B'
+		}
+		return 'A'
 	}
 }

@@ -94,7 +94,7 @@ func (p *putRequest) classifyArgs() request {
 
 // Put stores the bytes of r under key; see the package documentation.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.PutOptions) (store.ObjectInfo, error) {
-	if err := store.ValidateKey(key); err != nil {
+	if err := s.checkKey(key); err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put: %w", err)
 	}
 	if err := opts.CheckConditions(); err != nil {

@@ -85,6 +85,7 @@ var (
 	_ store.Deleter           = (*Store)(nil)
 	_ store.UploadCleaner     = (*Store)(nil)
 	_ store.ChecksumAuthority = (*Store)(nil)
+	_ store.KeyLimiter        = (*Store)(nil)
 )
 
 // New returns a Store for the bucket and prefix in o. It makes no request.
@@ -175,6 +176,26 @@ func (s *Store) Describe() string {
 		return "s3://" + s.bucket
 	}
 	return "s3://" + s.bucket + "/" + s.prefix
+}
+
+// MaxKeyLen is the longest store key whose S3 key (prefix, slash and key)
+// stays within S3's 1024 bytes.
+func (s *Store) MaxKeyLen() int {
+	if s.prefix == "" {
+		return store.MaxKeyLen
+	}
+	return store.MaxKeyLen - len(s.prefix) - 1
+}
+
+// checkKey validates a store key and the length of its S3 key.
+func (s *Store) checkKey(key string) error {
+	if err := store.ValidateKey(key); err != nil {
+		return err
+	}
+	if len(key) > s.MaxKeyLen() {
+		return fmt.Errorf("%w: %d bytes: with the store's prefix %q the S3 key passes %d bytes", store.ErrInvalidKey, len(key), s.prefix, store.MaxKeyLen)
+	}
+	return nil
 }
 
 // fullKey is the S3 key of a store key (or of a List prefix).
