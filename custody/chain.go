@@ -47,6 +47,9 @@ type Chain struct {
 	// Failed maps a source file's ID to its latest recorded failure, for
 	// files that no later run archived: they are owed to the archive.
 	Failed map[string]manifest.Failure
+	// tree is the compact range of the stream's transparency log over
+	// the manifests read (see tlog.go).
+	tree *treeRange
 	// index, when set (LoadIndexed), holds what Archived and Failed would,
 	// on disk; both maps are then nil.
 	index *archindex.Index
@@ -167,7 +170,7 @@ func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 			return nil, fmt.Errorf("%w: %s: manifest %d is missing", ErrChainBroken, stream, i+1)
 		}
 	}
-	c := &Chain{Stream: stream, Archived: map[string]manifest.Provenance{}, Failed: map[string]manifest.Failure{}}
+	c := &Chain{Stream: stream, Archived: map[string]manifest.Provenance{}, Failed: map[string]manifest.Failure{}, tree: newTreeRange()}
 	var prev *Entry
 	if base != nil && base.Head != nil && uint64(len(seqs)) >= base.Head.Sequence {
 		raw, err := readCapped(ctx, st, base.Head.Key, MaxManifestBytes)
@@ -204,6 +207,9 @@ func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 			return nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
 		}
 		c.record(m)
+		if err := c.tree.append(e.SHA256); err != nil {
+			return nil, err
+		}
 		prev = e
 	}
 	if err := checkSignature(ctx, st, prev.Key, prev.Manifest.RunID, raws[len(raws)-1], pub); err != nil {
@@ -215,7 +221,7 @@ func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 
 // clone copies the chain, so that appending to the copy leaves c as it is.
 func (c *Chain) clone() *Chain {
-	return &Chain{Stream: c.Stream, Head: c.Head, Archived: maps.Clone(c.Archived), Failed: maps.Clone(c.Failed)}
+	return &Chain{Stream: c.Stream, Head: c.Head, Archived: maps.Clone(c.Archived), Failed: maps.Clone(c.Failed), tree: c.tree.clone()}
 }
 
 // Cache keeps the chains it loaded in memory, so that the next Load of a
@@ -346,5 +352,10 @@ func (c *Chain) Append(ctx context.Context, st store.Store, signer signing.Signe
 	e := &Entry{Sequence: m.Sequence, Key: key, SHA256: sum, Manifest: m}
 	c.Head = e
 	c.record(m)
+	if c.tree != nil {
+		if err := c.tree.append(sum); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
 }

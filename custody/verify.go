@@ -109,6 +109,13 @@ type VerifyOptions struct {
 	Now func() time.Time
 	// Observer, when set, follows the verification (a progress display).
 	Observer Observer
+	// Witness, when set, is the store holding the stream's witnessed
+	// checkpoints: a verify of the whole chain proves that the chain's
+	// tree extends each of them (verify_witness.go).
+	Witness store.Store
+	// TreeHeads are checkpoint notes the auditor kept (opened with
+	// OpenTreeHead), proven like the witnessed ones.
+	TreeHeads []*TreeHead
 }
 
 // Observer follows a verification: Total is called as each manifest is
@@ -169,6 +176,10 @@ type Report struct {
 	// covered the same span again (manifest.Part).
 	IncompleteRuns []IncompleteRun `json:"incomplete_runs,omitempty"`
 	Problems       []Problem       `json:"problems"`
+	// Checkpoint is the stream's transparency log: its size, root and how
+	// many witnessed checkpoints it was proven to extend. It is given when
+	// the whole chain is verified.
+	Checkpoint *TreeReport `json:"checkpoint,omitempty"`
 }
 
 // IncompleteRun is a run cut short after sealing some of its parts.
@@ -203,6 +214,7 @@ type verifier struct {
 	ownSigs  map[string]bool    // signature keys of the manifests read
 	rewrites map[uint64]bool    // manifests that differ from the checkpoint
 	heads    *manifest.Manifest // the head, when read
+	leaves   map[uint64]string  // manifest sha256 by sequence, for the tree
 	open     *IncompleteRun     // a run sealed in parts, its last part not seen yet
 
 	read      bool // objects must be read whole
@@ -297,8 +309,11 @@ func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptio
 	if v.open != nil && to == l.head {
 		v.rep.IncompleteRuns = append(v.rep.IncompleteRuns, *v.open)
 	}
-	// Pass 5: what no manifest claims.
+	// Pass 5: what no manifest claims; the witnessed checkpoints.
 	if err := v.checkUnclaimed(ctx, l, from == 1 && to == l.head); err != nil {
+		return nil, err
+	}
+	if err := v.checkWitnessed(ctx, l, from == 1 && to == l.head); err != nil {
 		return nil, err
 	}
 	// Pass 6: freshness, and whether to offer a checkpoint.

@@ -174,6 +174,7 @@ func (v *verifier) checkManifest(n uint64, prev *Entry, f fetched) (*Entry, bool
 	}
 	m, raw := f.m, f.raw
 	e := &Entry{Sequence: n, Key: key, SHA256: manifest.SHA256(raw), Manifest: m}
+	v.leaf(n, e.SHA256)
 	if n == v.rep.Head {
 		v.rep.HeadSHA256 = e.SHA256
 		v.heads = m

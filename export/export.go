@@ -57,6 +57,9 @@ type Job struct {
 	Now func() time.Time
 	// Observer, when set, follows the run's progress (a progress display).
 	Observer Observer
+	// Witness, when set, is a second store where each run also writes its
+	// checkpoint, write-once (checkpoint.go).
+	Witness store.Store
 }
 
 // Observer follows a run: Total is called once, after listing, with the
@@ -374,6 +377,9 @@ func (j *Job) seal(ctx context.Context, log *slog.Logger, runID, reason string, 
 	entry, err := chain.Append(ctx, j.Store, j.Signer, m, j.putOptions(runID, manifest.Key(j.Stream, chain.NextSequence())))
 	if err != nil {
 		return nil, fmt.Errorf("export %s run %s: %w", j.Stream, runID, err)
+	}
+	if err := j.checkpoint(ctx, chain, m.Store); err != nil {
+		return nil, fmt.Errorf("export %s run %s: manifest %d is stored, but %w", j.Stream, runID, entry.Sequence, err)
 	}
 	res := &Result{
 		RunID: runID, Stream: j.Stream, Sequence: entry.Sequence,

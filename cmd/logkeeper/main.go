@@ -37,6 +37,7 @@ func logkeeper() *cli.App {
 		Commands: []*cli.Command{
 			exportCommand(),
 			verifyCommand(),
+			checkpointCommand(),
 			bundleCommand(),
 			verifyBundleCommand(),
 			holdPlaceCommand(),

@@ -22,6 +22,7 @@ func verifyCommand() *cli.Command {
 		pubkey     string
 		checkpoint string
 		origin     string
+		note       []byte
 	)
 	return &cli.Command{
 		Name:     "verify",
@@ -34,7 +35,7 @@ func verifyCommand() *cli.Command {
 			fs.StringVar(&pubkey, "pubkey", "", "trust only this public key `file` (PEM) instead of the configured signing key's")
 			fs.Uint64Var(&opts.From, "from", 0, "first manifest `sequence` number to check")
 			fs.Uint64Var(&opts.To, "to", 0, "last manifest `sequence` number to check")
-			fs.StringVar(&checkpoint, "checkpoint", "", "`SEQ:SHA256` of a manifest recorded at an earlier verify (head and head_sha256): reports a chain cut short or rewritten since")
+			fs.StringVar(&checkpoint, "checkpoint", "", "`SEQ:SHA256` of a manifest recorded at an earlier verify (head and head_sha256), or a checkpoint note FILE (logkeeper checkpoint): reports a chain cut short or rewritten since")
 			fs.StringVar(&origin, "origin", "", "`URL` where the archive was written (s3://BUCKET/PREFIX or file:///PATH), to verify a copy of it; default store.origin, else store.url")
 			fs.DurationVar(&opts.MaxAge, "max-age", 0, "report chain_stale when the newest manifest's window ended longer ago than `DUR` (0: no check)")
 		},
@@ -52,6 +53,9 @@ func verifyCommand() *cli.Command {
 			}
 			if checkpoint != "" {
 				cp, err := parseCheckpoint(checkpoint)
+				if err != nil && !looksLikeSeqSum(checkpoint) {
+					note, err = readCheckpointNote(checkpoint)
+				}
 				if err != nil {
 					return cli.Usage(err)
 				}
@@ -71,6 +75,16 @@ func verifyCommand() *cli.Command {
 			}
 			st, err := openStoreReadOnly(ctx, cfg)
 			if err != nil {
+				return err
+			}
+			if note != nil {
+				th, err := custody.OpenTreeHead(note, opts.PublicKey, custody.Origin(storeOrigin(opts.Origin, st), cf.stream))
+				if err != nil {
+					return cli.Usage(fmt.Errorf("--checkpoint %s: %w", checkpoint, err))
+				}
+				opts.TreeHeads = append(opts.TreeHeads, th)
+			}
+			if opts.Witness, err = openWitnessReadOnly(ctx, cfg); err != nil {
 				return err
 			}
 			if p := env.Progress("verify", "object"); p != nil {
@@ -114,11 +128,22 @@ func printVerify(env *cli.Env, rep *custody.Report, opts custody.VerifyOptions, 
 		env.Printf("%s of runs that wrote no manifest (crashed, or lost a race; not a failure): %s\n",
 			cli.Count(rep.Orphans, "orphaned object", ""), strings.Join(rep.OrphanKeys, " "))
 	}
+	// Without a witness or a note the output stays as it was.
+	if c := rep.Checkpoint; c != nil && c.Root != "" && (opts.Witness != nil || len(opts.TreeHeads) > 0) {
+		env.Printf("tree size %d, root %s, %s proven consistent\n", c.Size, c.Root, cli.Count(c.Witnessed, "witnessed checkpoint", ""))
+	}
 	if rep.HeadSHA256 != "" {
 		env.Printf("checkpoint %d:%s (keep it; pass it as --checkpoint to a later verify to detect a chain cut short or rewritten)\n", rep.Head, rep.HeadSHA256)
 	} else {
 		env.Printf("no checkpoint: %s\n", rep.NoCheckpoint)
 	}
+}
+
+// looksLikeSeqSum tells a mistyped SEQ:SHA256 (digits, a colon) from a
+// file name, so that its error is about the SEQ:SHA256 form.
+func looksLikeSeqSum(s string) bool {
+	seq, _, ok := strings.Cut(s, ":")
+	return ok && seq != "" && strings.Trim(seq, "0123456789") == ""
 }
 
 // parseCheckpoint reads SEQ:SHA256.

@@ -94,3 +94,13 @@ func publicKey(ctx context.Context, cfg *config.Config, pubkeyFile string) (cryp
 	}
 	return pub, keyError(cfg, err)
 }
+
+// openWitnessReadOnly opens store.witness for verify (nil without one): a
+// file witness whose folder does not exist cannot be checked (exit 3).
+func openWitnessReadOnly(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	w, err := app.OpenWitnessReadOnly(ctx, cfg)
+	if errors.Is(err, store.ErrNoStore) {
+		return nil, cli.Incomplete(fmt.Errorf("could not complete: %w", err))
+	}
+	return w, cli.Usage(err)
+}

@@ -87,6 +87,14 @@ type Store struct {
 	// (s3://BUCKET/PREFIX or file:///ABS/PATH), for verifying a copy: a
 	// replica, a restored backup, a moved folder. Empty: the store itself.
 	Origin string `yaml:"origin"`
+	// Witness is a second store (s3://BUCKET/PREFIX, another bucket with
+	// Object Lock in COMPLIANCE mode, or file:///ABS/PATH) where each run
+	// also writes its checkpoint, write-once, and from which verify reads
+	// the witnessed checkpoints. Empty: no witness.
+	Witness string `yaml:"witness"`
+	// WitnessStore is Witness parsed (Scheme, Bucket, Prefix, Path; the
+	// other settings are the store's), nil without a witness.
+	WitnessStore *Store `yaml:"-"`
 
 	// Scheme is SchemeS3 or SchemeFile.
 	Scheme string `yaml:"-"`

@@ -77,6 +77,11 @@ func TestParseValidUsesEveryKey(t *testing.T) {
 			Bucket:            "compliance-archive",
 			Prefix:            "logkeeper/prod",
 			Origin:            "s3://compliance-archive/logkeeper/prod",
+			Witness:           "s3://compliance-witness/logkeeper/prod",
+			WitnessStore: &Store{
+				URL: "s3://compliance-witness/logkeeper/prod", PartSizeMiB: 16, Concurrency: 8,
+				Scheme: SchemeS3, Bucket: "compliance-witness", Prefix: "logkeeper/prod",
+			},
 		},
 		Signing: Signing{
 			Key:       "awskms://alias/logkeeper-signing",

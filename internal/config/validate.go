@@ -108,8 +108,9 @@ func (v *validator) store(s *Store) {
 	if s.URL == "" {
 		v.fail("store.url", "required: s3://BUCKET/PREFIX or file:///ABS/PATH")
 	} else {
-		v.storeURL(s)
+		v.storeURL("store.url", s.URL, s)
 	}
+	v.witness(s)
 	if s.PartSizeMiB < minPartSizeMiB || s.PartSizeMiB > maxPartSizeMiB {
 		v.fail("store.part_size_mib", "must be between %d and %d, got %d", minPartSizeMiB, maxPartSizeMiB, s.PartSizeMiB)
 	}
@@ -158,9 +159,28 @@ func (v *validator) store(s *Store) {
 	}
 }
 
-func (v *validator) storeURL(s *Store) {
-	const p = "store.url"
-	u, ok := v.parseURL(p, s.URL)
+// witness parses store.witness into s.WitnessStore.
+func (v *validator) witness(s *Store) {
+	if s.Witness == "" {
+		return
+	}
+	// The witness is reached like the store; it takes none of the store's
+	// encryption, retention or origin (its own bucket's settings apply).
+	w := Store{URL: s.Witness, PathStyle: s.PathStyle, PartSizeMiB: s.PartSizeMiB, Concurrency: s.Concurrency, AllowHTTP: s.AllowHTTP}
+	v.storeURL("store.witness", s.Witness, &w)
+	switch {
+	case w.Scheme == "":
+		return
+	case w.Scheme == s.Scheme && w.Bucket == s.Bucket && w.Prefix == s.Prefix && w.Path == s.Path:
+		v.fail("store.witness", "must not be the store itself: whoever can rewrite the store must not be able to rewrite its witness")
+		return
+	}
+	s.WitnessStore = &w
+}
+
+// storeURL parses the store URL raw at key path p into s.
+func (v *validator) storeURL(p, raw string, s *Store) {
+	u, ok := v.parseURL(p, raw)
 	if !ok {
 		return
 	}

@@ -38,25 +38,29 @@ var Version = "dev"
 
 // OpenStore opens the configured store.
 func OpenStore(ctx context.Context, c *config.Config) (store.Store, error) {
-	switch c.Store.Scheme {
+	return openStore(ctx, &c.Store, "store.url")
+}
+
+func openStore(ctx context.Context, s *config.Store, key string) (store.Store, error) {
+	switch s.Scheme {
 	case config.SchemeFile:
-		return fsstore.New(c.Store.Path)
+		return fsstore.New(s.Path)
 	case config.SchemeS3:
 		o := s3store.Options{
-			Bucket:      c.Store.Bucket,
-			Prefix:      c.Store.Prefix,
-			PathStyle:   c.Store.PathStyle,
-			PartSize:    c.Store.PartSize(),
-			Concurrency: c.Store.Concurrency,
-			AllowHTTP:   c.Store.AllowHTTP,
+			Bucket:      s.Bucket,
+			Prefix:      s.Prefix,
+			PathStyle:   s.PathStyle,
+			PartSize:    s.PartSize(),
+			Concurrency: s.Concurrency,
+			AllowHTTP:   s.AllowHTTP,
 		}
-		if c.Store.SSEKMSKeyID != "" {
+		if s.SSEKMSKeyID != "" {
 			// Used only where a server's answer to an upload names no key.
 			o.KMS = &lazyKMS{}
 		}
 		return s3store.New(ctx, o)
 	default:
-		return nil, fmt.Errorf("store.url: unsupported scheme %q", c.Store.Scheme)
+		return nil, fmt.Errorf("%s: unsupported scheme %q", key, s.Scheme)
 	}
 }
 
@@ -252,6 +256,9 @@ func NewJob(ctx context.Context, c *config.Config, streamName string, st store.S
 		StateDir: StateDir(),
 		Exporter: Exporter(),
 		Logger:   log,
+	}
+	if j.Witness, err = OpenWitness(ctx, c); err != nil {
+		return nil, err
 	}
 	if c.Store.SSEKMSKeyID != "" {
 		j.Encryption = &policies.Encryption{KMSKeyID: c.Store.SSEKMSKeyID, Context: c.Store.EncryptionContext}

@@ -1,0 +1,23 @@
+package export
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/logkeeper/logkeeper/custody"
+)
+
+// checkpoint signs the checkpoint of the chain's tree after a manifest was
+// appended, and writes it next to the chain and to the witness. A failure
+// here fails the run: a run that could not be witnessed is not silently
+// accepted (its manifest stays; the next run's checkpoint covers it).
+func (j *Job) checkpoint(ctx context.Context, chain *custody.Chain, storeURL string) error {
+	th, err := chain.TreeHead(ctx, j.Store, j.Signer, storeURL)
+	if err != nil {
+		return fmt.Errorf("its checkpoint: %w", err)
+	}
+	if err := custody.PublishTreeHead(ctx, j.Store, j.Witness, j.Stream, th); err != nil {
+		return fmt.Errorf("its checkpoint: %w", err)
+	}
+	return nil
+}
