@@ -46,7 +46,8 @@ func runInTerminal(t *testing.T, args ...string) (int, string, string) {
 
 // progressLine matches a frame of the display: files done of the total,
 // bytes done of the total, rate and the time left.
-var progressLine = regexp.MustCompile(`(export|verify) \d+/\d+ (files|objects) +\d+% \|.*\| \(\d+(\.\d+)?/\d+(\.\d+)? MiB, \d+(\.\d+)? MiB/s\) \[\d+s:\d+s\]`)
+// Sizes and rates may be in any IEC unit (a fast disk reads at GiB/s).
+var progressLine = regexp.MustCompile(`(export|verify) \d+/\d+ (files|objects) +\d+% \|.*\| \(\d+(\.\d+)?/\d+(\.\d+)? [KMGT]iB, \d+(\.\d+)? [KMGT]?i?B/s\) \[\d+s:\d+s\]`)
 
 // export and verify draw a live progress display on stderr when it is a
 // terminal, and remove it before the one-line summary; never with --json
@@ -79,7 +80,7 @@ func TestProgressOnTerminal(t *testing.T) {
 			t.Fatalf("%s: the result is not a short human summary: %q", tc.cmd, out)
 		}
 		// The summary is in human units.
-		if !regexp.MustCompile(`\d+ MiB`).MatchString(out) {
+		if !regexp.MustCompile(`\d+(\.\d+)? [KMGT]iB`).MatchString(out) {
 			t.Fatalf("%s: summary without human sizes: %q", tc.cmd, out)
 		}
 		// --json: no display, JSON on stdout.
