@@ -315,7 +315,7 @@ func (w *bundleWriter) copyFiles(ctx context.Context, st store.Store, files []bu
 			err = w.create(f.Path, func(out io.Writer) error {
 				h := sha256.New()
 				var err error
-				n, err = io.Copy(io.MultiWriter(out, h), observedReader{ctxReader{gctx, io.LimitReader(rc, f.Size+1)}, obs})
+				n, err = io.Copy(io.MultiWriter(out, h), observedReader{store.ContextReader(gctx, io.LimitReader(rc, f.Size+1)), obs})
 				sum = hex.EncodeToString(h.Sum(nil))
 				return err
 			})

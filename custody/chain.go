@@ -120,7 +120,7 @@ func readCapped(ctx context.Context, st store.Store, key string, limit int64) ([
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(ctxReader{ctx, rc}, limit+1))
+	b, err := io.ReadAll(io.LimitReader(store.ContextReader(ctx, rc), limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}

@@ -118,7 +118,7 @@ func readHold(ctx context.Context, st store.Store, key string) (*Hold, string, e
 		return nil, "", err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(ctxReader{ctx, rc}, maxHoldBytes+1))
+	b, err := io.ReadAll(io.LimitReader(store.ContextReader(ctx, rc), maxHoldBytes+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("read %s: %w", key, err)
 	}

@@ -180,7 +180,7 @@ func (v *verifier) hash(ctx context.Context, o manifest.Object, rc io.Reader) (s
 		rc = body
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, observedReader{io.LimitReader(ctxReader{ctx, rc}, max(o.Size, 0)+1), v.opts.Observer})
+	n, err := io.Copy(h, observedReader{io.LimitReader(store.ContextReader(ctx, rc), max(o.Size, 0)+1), v.opts.Observer})
 	if err != nil {
 		return "", n, err
 	}
@@ -218,19 +218,6 @@ func checkSSE(o manifest.Object, info store.ObjectInfo) []Problem {
 		}
 	}
 	return probs
-}
-
-// ctxReader ends a read when ctx ends, between reads of the underlying reader.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // observedReader reports the bytes read through it.

@@ -222,3 +222,21 @@ type Version struct {
 	Size         int64
 	LastModified time.Time
 }
+
+// ContextReader returns a reader that reads r until ctx ends: each Read
+// first checks ctx, so a copy loop over a slow or endless reader stops
+// with ctx's error at the next call (a Read already blocked in r is not
+// interrupted; a reader that can block forever needs its own deadline).
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -157,18 +157,6 @@ func (s *Store) checkKey(key string) error {
 	return nil
 }
 
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // Put writes the object to a temporary file, fsyncs it, and links it into
 // place if the key is free.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.PutOptions) (store.ObjectInfo, error) {
@@ -200,7 +188,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 		// One byte more than announced is enough to tell a growing source.
 		r = io.LimitReader(r, opts.Size+1)
 	}
-	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, r})
+	n, err := io.Copy(io.MultiWriter(tmp, h), store.ContextReader(ctx, r))
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: read source: %w", key, err)
 	}

@@ -63,18 +63,6 @@ func (s *Store) Describe() string { return "mem://" + s.name }
 // ServerChecksums reports whether Head's checksums are server-kept.
 func (s *Store) ServerChecksums() bool { return s.authority }
 
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // Put stores the object whole once the reader is read, honouring the
 // conditions of opts.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.PutOptions) (store.ObjectInfo, error) {
@@ -87,7 +75,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 	if opts.Size >= 0 {
 		r = io.LimitReader(r, opts.Size+1)
 	}
-	data, err := io.ReadAll(ctxReader{ctx, r})
+	data, err := io.ReadAll(store.ContextReader(ctx, r))
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: read source: %w", key, err)
 	}
@@ -242,7 +230,7 @@ func (s *Store) Get(ctx context.Context, key string, opts store.GetOptions) (io.
 			r = blockReader{ctx}
 		}
 	}
-	return io.NopCloser(ctxReader{ctx, r}), o.infoWith(f), nil
+	return io.NopCloser(store.ContextReader(ctx, r)), o.infoWith(f), nil
 }
 
 // blockReader blocks until ctx ends.
