@@ -33,6 +33,10 @@ func DaemonSetup(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 		MaxBackfill: cfg.Daemon.MaxBackfillWindows,
 		LeaseTTL:    cfg.Daemon.LeaseTTL,
 		GracePeriod: cfg.Daemon.GracePeriod,
+		Origin:      cfg.Store.Origin,
+	}
+	if s.Witness, err = OpenWitnessReadOnly(ctx, cfg); err != nil {
+		return nil, err
 	}
 	if cfg.Store.SSEKMSKeyID != "" {
 		s.LeaseEncryption = &policies.Encryption{KMSKeyID: cfg.Store.SSEKMSKeyID, Context: cfg.Store.EncryptionContext}

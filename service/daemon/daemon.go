@@ -63,6 +63,11 @@ type Setup struct {
 	// Chains, when set, caches the chains between ticks (share it with the
 	// streams' export jobs), so a tick reads only new manifests.
 	Chains *custody.Cache
+	// Origin and Witness are the periodic verify's store.origin and
+	// store.witness: the same checks as logkeeper verify with the same
+	// configuration (custody.VerifyOptions).
+	Origin  string
+	Witness store.Store
 }
 
 // LoadFunc loads the configuration and builds a Setup. Its error should

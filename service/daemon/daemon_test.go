@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/internal/store/fsstore"
+	"github.com/logkeeper/logkeeper/manifest"
 	"github.com/logkeeper/logkeeper/service/daemon"
 	"github.com/logkeeper/logkeeper/service/lease"
 )
@@ -415,3 +418,73 @@ func (downStore) Head(context.Context, string, store.GetOptions) (store.ObjectIn
 	return store.ObjectInfo{}, errOutage
 }
 func (downStore) Describe() string { return "s3://down" }
+
+// The periodic verify uses store.witness like logkeeper verify: it proves
+// the chain against the witnessed checkpoints, and so catches the newest
+// manifests deleted from the store.
+func TestPeriodicVerifyUsesWitness(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, newStore(t))
+			e.spec, e.window, e.verify = "@every 1s", time.Second, 300*time.Millisecond
+			w, err := fsstore.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.witness = w
+			writeFile(t, e.src, "a.log", "a\n")
+			waitLog := func(re *regexp.Regexp) {
+				t.Helper()
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					e.logMu.Lock()
+					logs := e.logs.String()
+					e.logMu.Unlock()
+					if re.MatchString(logs) {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("no %s in the daemon's log after 30s:\n%s", re, logs)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			d := e.daemon("r1")
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- d.Run(ctx, nil) }()
+			// Two runs, and a valid chain proven against at least one
+			// witnessed checkpoint.
+			for deadline := time.Now().Add(30 * time.Second); len(e.manifests()) < 2; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d manifests after 30s", len(e.manifests()))
+				}
+			}
+			waitLog(regexp.MustCompile(`"msg":"verify: chain valid".*"witnessed":[1-9]`))
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			// The newest manifest goes from the store, its witnessed
+			// checkpoint stays: the periodic verify reports the cut.
+			ms := e.manifests()
+			if err := e.st.(store.Deleter).Delete(context.Background(), manifest.Key("app", ms[len(ms)-1].Sequence)); err != nil {
+				t.Fatal(err)
+			}
+			e.logMu.Lock()
+			e.logs.Reset()
+			e.logMu.Unlock()
+			// No runs now: only the periodic verify.
+			e.run = func(context.Context, *export.Job, time.Time, string) (*export.Result, error) {
+				return nil, errors.New("no runs in this test")
+			}
+			d = e.daemon("r2")
+			ctx, cancel = context.WithCancel(context.Background())
+			defer cancel()
+			go func() { done <- d.Run(ctx, nil) }()
+			waitLog(regexp.MustCompile(`"msg":"verify found problems".*chain_truncated`))
+			cancel()
+			<-done
+		})
+	}
+}

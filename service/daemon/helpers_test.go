@@ -104,6 +104,9 @@ type env struct {
 	backlog int
 	grace   time.Duration
 	ttl     time.Duration
+	// witness, when set, is store.witness for the jobs and the periodic verify.
+	witness store.Store
+	verify  time.Duration // VerifyEvery
 	// run, when set, replaces the export job's run.
 	run   func(ctx context.Context, job *export.Job, end time.Time, reason string) (*export.Result, error)
 	logs  *bytes.Buffer
@@ -132,7 +135,7 @@ func (e *env) setup(ctx context.Context) (*daemon.Setup, error) {
 		return nil, err
 	}
 	job := &export.Job{Stream: "app", Store: e.st, Signer: e.signer, Source: src, Workers: 2,
-		Exporter: manifest.Exporter{Name: "logkeeper", Version: "test", Host: "test"}}
+		Exporter: manifest.Exporter{Name: "logkeeper", Version: "test", Host: "test"}, Witness: e.witness}
 	run := daemon.JobRunner(job)
 	if e.run != nil {
 		run = func(ctx context.Context, end time.Time, reason string) (*export.Result, error) {
@@ -140,7 +143,7 @@ func (e *env) setup(ctx context.Context) (*daemon.Setup, error) {
 		}
 	}
 	s := &daemon.Setup{Store: e.st, PublicKey: e.signer.Public(), MaxBackfill: e.backlog, LeaseTTL: e.ttl, GracePeriod: e.grace,
-		Streams: []daemon.Stream{{Name: "app", Spec: e.spec, Window: e.window, Run: run}}}
+		Streams: []daemon.Stream{{Name: "app", Spec: e.spec, Window: e.window, Run: run}}, Witness: e.witness}
 	if e.spec != "" {
 		if s.Streams[0].Schedule, err = config.ParseSchedule(e.spec); err != nil {
 			return nil, err
@@ -165,7 +168,7 @@ func readAll(t *testing.T, resp *http.Response) string {
 
 func (e *env) daemon(holder string) *daemon.Daemon {
 	e.t.Helper()
-	o := daemon.Options{Load: e.setup, Metrics: e.metrics, Holder: holder, Logger: e.logger()}
+	o := daemon.Options{Load: e.setup, Metrics: e.metrics, Holder: holder, Logger: e.logger(), VerifyEvery: e.verify}
 	if e.clock != nil {
 		o.Now = e.clock.Now
 	}

@@ -23,7 +23,7 @@ func (d *Daemon) verifyLoop(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			rep, err := custody.Verify(ctx, s.Store, st.Name, custody.VerifyOptions{PublicKey: s.PublicKey, Concurrency: 4})
+			rep, err := custody.Verify(ctx, s.Store, st.Name, custody.VerifyOptions{PublicKey: s.PublicKey, Concurrency: 4, Origin: s.Origin, Witness: s.Witness})
 			log := d.log.With("stream", st.Name)
 			switch {
 			case err != nil:
@@ -40,7 +40,11 @@ func (d *Daemon) verifyLoop(ctx context.Context) {
 				log.Error("verify found problems", "problems", len(rep.Problems), "first", first, "head", rep.Head)
 			default:
 				d.m.Verified(st.Name, 0, nil)
-				log.Info("verify: chain valid", "manifests", rep.ManifestsValid, "objects", rep.ObjectsValid, "head", rep.Head)
+				witnessed := 0
+				if rep.Checkpoint != nil {
+					witnessed = rep.Checkpoint.Witnessed
+				}
+				log.Info("verify: chain valid", "manifests", rep.ManifestsValid, "objects", rep.ObjectsValid, "head", rep.Head, "witnessed", witnessed)
 			}
 		}
 	}
