@@ -165,6 +165,7 @@ func TestInterruptedExits130(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	accepted := make(chan struct{}, 16)
 	go func() { // accept and never answer
 		for {
 			conn, err := ln.Accept()
@@ -172,6 +173,10 @@ func TestInterruptedExits130(t *testing.T) {
 				return
 			}
 			defer conn.Close()
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
 		}
 	}()
 	c, _ := setup(t)
@@ -186,7 +191,13 @@ func TestInterruptedExits130(t *testing.T) {
 		{[]string{"verify", "-c", cfg, "--stream", "edge"}, syscall.SIGTERM},
 	} {
 		p := start(t, env, tc.args...)
-		time.Sleep(500 * time.Millisecond)
+		// Signal once the command waits on the store (its handlers are
+		// installed by then), however slow the machine is to get there.
+		select {
+		case <-accepted:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%v: no connection to the store after 30s; stderr:\n%s", tc.args[0], p.log())
+		}
 		p.cmd.Process.Signal(tc.sig) //nolint:errcheck // checked by the exit code
 		if code := p.wait(10 * time.Second); code != 130 {
 			t.Errorf("%v after %v: exit %d, want 130; stderr:\n%s", tc.args[0], tc.sig, code, p.log())
