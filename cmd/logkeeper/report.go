@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/internal/config"
@@ -122,7 +123,7 @@ func printReport(env *cli.Env, r *report.Report) {
 		env.Printf("no data: %s\n", r.NoData)
 	}
 	for _, g := range r.Gaps {
-		env.Printf("gap %s to %s (%s)\n", g.Start.Format("2006-01-02T15:04:05Z07:00"), g.End.Format("2006-01-02T15:04:05Z07:00"), cli.Count(g.Windows, "window", ""))
+		env.Printf("gap %s to %s (%s)\n", g.Start.Format(time.RFC3339Nano), g.End.Format(time.RFC3339Nano), cli.Count(g.Windows, "window", ""))
 	}
 	env.Printf("stream %s: report %s: %s, %s, %s, %s\n", r.Stream, r.Out, cli.Count(len(r.Windows), "window", ""),
 		cli.Count(len(r.Gaps), "gap", ""), cli.Count(len(r.Runs), "run", ""), cli.Count(len(r.Problems), "problem", ""))

@@ -45,7 +45,7 @@ type fixture struct {
 
 const stream = "edge"
 
-func newFixture(t testing.TB, st store.Store) *fixture {
+func newFixture(t testing.TB, st store.Store, opts ...func(*export.Job)) *fixture {
 	t.Helper()
 	f := &fixture{st: st, signer: testSigner(t), now: t0.Add(8*time.Hour + 10*time.Minute)}
 	src := t.TempDir()
@@ -69,6 +69,9 @@ func newFixture(t testing.TB, st store.Store) *fixture {
 		job := &export.Job{Stream: stream, Store: st, Signer: f.signer, Source: ds, Workers: 2,
 			Exporter: manifest.Exporter{Name: "logkeeper", Version: "test", Host: "test"},
 			Now:      func() time.Time { return end.Add(time.Minute) }}
+		for _, o := range opts {
+			o(job)
+		}
 		if _, err := job.Run(ctx, end, reason); err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}

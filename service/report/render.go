@@ -19,7 +19,7 @@ import (
 var pageSource string
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"time":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"time":  func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
 	"ptime": func(t *time.Time) string { return optTime(t, "open") },
 	"size":  cli.Size,
 	"count": func(n int, noun string) string { return cli.Count(n, noun, "") },
@@ -44,7 +44,7 @@ func optTime(t *time.Time, none string) string {
 	if t == nil {
 		return none
 	}
-	return t.UTC().Format(time.RFC3339)
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // view is what the template draws: the report and the timeline's marks.
