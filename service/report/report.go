@@ -119,6 +119,18 @@ type Run struct {
 	Reason      string    `json:"reason,omitempty"`
 	// Problems counts the verification problems found through it.
 	Problems int `json:"problems"`
+	// Untrusted: the manifest itself failed verification (its signature,
+	// placement, link, or a checkpoint it contradicts), so the window it
+	// claims is not counted as covered.
+	Untrusted bool `json:"untrusted,omitempty"`
+}
+
+// untrustedKinds are the problems that make a manifest's own claims
+// worthless: who wrote it, or where it belongs, is not proven.
+var untrustedKinds = map[string]bool{
+	custody.KindManifestInvalid: true, custody.KindManifestMisplaced: true, custody.KindManifestUnexpected: true,
+	custody.KindSignatureMissing: true, custody.KindSignatureInvalid: true, custody.KindSignatureKey: true,
+	custody.KindChainBroken: true, custody.KindChainRewritten: true,
 }
 
 // VerifySummary is the verification's outcome (custody.Verify of the
@@ -203,20 +215,38 @@ func Build(ctx context.Context, in Input) (*Report, error) {
 	now := in.Now().UTC()
 	r := &Report{Stream: in.Stream, Store: in.Store.Describe(), GeneratedAt: now, WindowSeconds: in.Window.Seconds(),
 		Windows: []Window{}, Gaps: []Gap{}, Runs: []Run{}, Problems: []custody.Problem{}, Holds: []Hold{}, Policy: in.Policy}
+	if !in.From.IsZero() && !in.To.IsZero() && !in.From.Before(in.To) {
+		return nil, fmt.Errorf("%w: --from %s is not before --to %s", ErrRange, in.From.Format(time.RFC3339), in.To.Format(time.RFC3339))
+	}
 	stored, err := custody.ReadRuns(ctx, in.Store, in.Stream)
 	if err != nil {
 		return nil, err
 	}
-	var readable []custody.StoredRun
+	if err := r.verify(ctx, in); err != nil {
+		return nil, err
+	}
+	perSeq, untrusted := map[uint64]int{}, map[uint64]bool{}
+	for _, p := range r.Problems {
+		n := p.Sequence
+		if k, ok := manifest.ParseKey(in.Stream, p.Key); ok && n == 0 {
+			n = k
+		}
+		if n > 0 {
+			perSeq[n]++
+			untrusted[n] = untrusted[n] || untrustedKinds[p.Kind]
+		}
+	}
+	// The runs read; the default range follows the trusted ones only.
+	var readable, trusted []custody.StoredRun
 	for _, s := range stored {
 		if s.Manifest != nil {
 			readable = append(readable, s)
+			if !untrusted[s.Sequence] {
+				trusted = append(trusted, s)
+			}
 		}
 	}
-	from, to := rangeOf(in, readable, now)
-	if !in.From.IsZero() && !in.To.IsZero() && !in.From.Before(in.To) {
-		return nil, fmt.Errorf("%w: --from %s is not before --to %s", ErrRange, in.From.Format(time.RFC3339), in.To.Format(time.RFC3339))
-	}
+	from, to := rangeOf(in, trusted, now)
 	if from.Before(to) {
 		if n := to.Sub(daemon.Floor(from, in.Window)) / in.Window; n > MaxWindows {
 			return nil, fmt.Errorf("%w: %s to %s holds %d windows of %s, more than %d: narrow --from/--to",
@@ -224,16 +254,6 @@ func Build(ctx context.Context, in Input) (*Report, error) {
 		}
 	}
 	r.From, r.To = from, to
-
-	if err := r.verify(ctx, in); err != nil {
-		return nil, err
-	}
-	perSeq := map[uint64]int{}
-	for _, p := range r.Problems {
-		if p.Sequence > 0 {
-			perSeq[p.Sequence]++
-		}
-	}
 	var spans []span
 	held := r.holds(ctx, in)
 	for _, s := range readable {
@@ -242,7 +262,7 @@ func Build(ctx context.Context, in Input) (*Report, error) {
 			continue
 		}
 		run := Run{Sequence: s.Sequence, Key: s.Key, RunID: m.RunID, WindowStart: m.Window.Start.UTC(), WindowEnd: m.Window.End.UTC(),
-			Files: len(m.Objects), Failures: len(m.Failures), KeyID: s.KeyID, Reason: m.Reason, Problems: perSeq[s.Sequence]}
+			Files: len(m.Objects), Failures: len(m.Failures), KeyID: s.KeyID, Reason: m.Reason, Problems: perSeq[s.Sequence], Untrusted: untrusted[s.Sequence]}
 		for _, o := range m.Objects {
 			run.Bytes += o.Size
 			r.Retention.add(o.Retention, now)
@@ -251,6 +271,9 @@ func Build(ctx context.Context, in Input) (*Report, error) {
 			}
 		}
 		r.Runs = append(r.Runs, run)
+		if run.Untrusted {
+			continue // what it claims to cover is not covered
+		}
 		sp := span{start: m.Window.Start, end: m.Window.End, status: StatusEmpty}
 		switch {
 		case run.Problems > 0:
@@ -285,9 +308,9 @@ func rangeOf(in Input, runs []custody.StoredRun, now time.Time) (time.Time, time
 	var lastEnd time.Time
 	if len(runs) > 0 {
 		first := runs[0].Manifest.Window
-		lastEnd = runs[len(runs)-1].Manifest.Window.End.UTC()
+		lastEnd = clamp(runs[len(runs)-1].Manifest.Window.End)
 		if from.IsZero() {
-			from = daemon.Floor(maxTime(first.Start, first.End.Add(-in.Window)), in.Window)
+			from = daemon.Floor(clamp(maxTime(first.Start, first.End.Add(-in.Window))), in.Window)
 		}
 	}
 	if to.IsZero() {
@@ -302,7 +325,7 @@ func rangeOf(in Input, runs []custody.StoredRun, now time.Time) (time.Time, time
 	if to.After(now) {
 		to = now
 	}
-	return from, to
+	return clamp(from), clamp(to)
 }
 
 func overlaps(s, e, from, to time.Time) bool {

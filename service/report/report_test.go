@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
+	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/internal/store/memstore"
+	"github.com/logkeeper/logkeeper/manifest"
 )
 
 func TestTimelineStatusesAndGaps(t *testing.T) {
@@ -222,5 +224,45 @@ func TestWriteFile(t *testing.T) {
 	}
 	if es, _ := os.ReadDir(dir); len(es) != 1 {
 		t.Fatalf("left %v", es)
+	}
+}
+
+// A forged manifest (unsigned, its window from year 1 to 9999, far past
+// the head) neither covers the gap nor breaks the report: it is listed
+// with its problems and not trusted.
+func TestBuildForgedManifestCoversNothing(t *testing.T) {
+	st := memstore.New(memstore.Options{})
+	f := newFixture(t, st)
+	f.deleteRun(t, 4)
+	rc, _, err := st.Get(context.Background(), manifest.Key(stream, 6), store.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.NewDecoder(rc).Decode(&m)
+	rc.Close()
+	m["sequence"] = 7
+	m["window"] = map[string]any{"start": "0001-01-01T00:00:00Z", "end": "9999-12-31T00:00:00Z"}
+	m["reason"] = hostile
+	raw, _ := json.Marshal(m)
+	st.PutRaw(manifest.Key(stream, 7), raw)
+	started := time.Now()
+	r, err := Build(context.Background(), f.input())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(started) > 10*time.Second {
+		t.Fatalf("took %s", time.Since(started))
+	}
+	if !reflect.DeepEqual(r.Gaps, wantGaps) {
+		t.Fatalf("gaps %+v, want %+v (a forged manifest covers nothing)", r.Gaps, wantGaps)
+	}
+	last := r.Runs[len(r.Runs)-1]
+	if last.Sequence != 7 || !last.Untrusted || last.Problems == 0 {
+		t.Fatalf("forged run %+v", last)
+	}
+	var buf bytes.Buffer
+	if err := Render(&buf, r); err != nil || !strings.Contains(buf.String(), "manifest not trusted") {
+		t.Fatalf("render: %v", err)
 	}
 }

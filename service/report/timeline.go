@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math"
 	"sort"
 	"time"
 
@@ -55,6 +56,7 @@ type span struct {
 // parts no span covers are the gaps. It works in O(windows + spans log
 // spans), whatever the spans (overlapping, huge, hostile).
 func timeline(from, to time.Time, w time.Duration, spans []span) ([]Window, []Gap) {
+	from, to = clamp(from), clamp(to)
 	if !from.Before(to) {
 		return []Window{}, []Gap{}
 	}
@@ -79,7 +81,7 @@ func timeline(from, to time.Time, w time.Duration, spans []span) ([]Window, []Ga
 	}
 	var covered []span
 	for _, sp := range spans {
-		s, e := maxTime(sp.start, from), minTime(sp.end, to)
+		s, e := maxTime(clamp(sp.start), from), minTime(clamp(sp.end), to)
 		if !s.Before(e) {
 			continue
 		}
@@ -119,6 +121,18 @@ func timeline(from, to time.Time, w time.Duration, spans []span) ([]Window, []Ga
 		addGap(at, to)
 	}
 	return windows, gaps
+}
+
+// Times outside [epoch, latest] are clamped: window boundaries are
+// computed in Unix nanoseconds, which end in 2262, and a manifest (maybe a
+// forged one) may name any time.
+var (
+	epoch  = time.Unix(0, 0).UTC()
+	latest = time.Unix(0, math.MaxInt64).UTC().AddDate(-1, 0, 0)
+)
+
+func clamp(t time.Time) time.Time {
+	return minTime(maxTime(t, epoch), latest)
 }
 
 func maxTime(a, b time.Time) time.Time {
