@@ -31,7 +31,7 @@ func reportCommand() *cli.Command {
 		Required: []string{"c", "stream", "out"},
 		Flags: func(fs *flag.FlagSet) {
 			cf.define(fs, true)
-			fs.Var(&from, "from", "start of the report's range, a `time` (RFC 3339); default the first run's last window")
+			fs.Var(&from, "from", "start of the report's range, a `time` (RFC 3339); default the window in which the first run ended")
 			fs.Var(&to, "to", "end of the report's range, a `time` (RFC 3339); default the last complete window (scheduled streams) or the last run's end")
 			fs.StringVar(&out, "out", "", "the HTML `file` to write (replaced whole if it exists)")
 			fs.StringVar(&pubkey, "pubkey", "", "trust only this public key `file` (PEM) instead of the configured signing key's")
