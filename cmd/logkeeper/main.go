@@ -44,6 +44,7 @@ func logkeeper() *cli.App {
 			holdReleaseCommand(),
 			holdListCommand(),
 			custodyLogCommand(),
+			reportCommand(),
 			runCommand(),
 			configCheckCommand(),
 			keysGenerateCommand(),
