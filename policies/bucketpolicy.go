@@ -111,11 +111,27 @@ func (p BucketPolicy) validate() error {
 	return errors.Join(errs...)
 }
 
-// isKeyARN reports whether s is a KMS key ARN with no wildcard or quote.
+// ValidKeyARN reports whether s is a KMS key ARN
+// (arn:aws:kms:REGION:ACCOUNT:key/ID) in the characters ARNs use: no
+// wildcard, quote, space or control character. The generators take only
+// such ARNs.
+func ValidKeyARN(s string) bool { return isKeyARN(s) }
+
 func isKeyARN(s string) bool {
 	p := strings.SplitN(s, ":", 6)
 	return len(p) == 6 && p[0] == "arn" && strings.HasPrefix(p[1], "aws") && p[2] == "kms" &&
-		strings.HasPrefix(p[5], "key/") && len(p[5]) > len("key/") && !strings.ContainsAny(s, "*?\"")
+		strings.HasPrefix(p[5], "key/") && len(p[5]) > len("key/") && plainARN(s)
+}
+
+// plainARN reports whether s holds only the characters of ARNs and IAM
+// names (letters, digits and :/_+=,.@-).
+func plainARN(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":/_+=,.@-", r)) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // BucketPolicyFindings is what a bucket policy document denies, as far as

@@ -128,12 +128,12 @@ func (p KeyPolicy) validate() error {
 		errs = append(errs, errors.New("no store: the key policy needs the store URLs of the encryption context"))
 	}
 	for _, s := range p.Stores {
-		if !strings.HasPrefix(s, "s3://") || strings.ContainsAny(s, "*?\"") {
+		if !strings.HasPrefix(s, "s3://") || strings.ContainsAny(s, "*?\"\\") || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			errs = append(errs, fmt.Errorf("store %q: must be an s3:// URL without wildcards or quotes", s))
 		}
 	}
 	for _, e := range p.Exporters {
-		if !strings.HasPrefix(e, "arn:aws") || !strings.Contains(e, ":iam::") || strings.ContainsAny(e, "*?\"") {
+		if !strings.HasPrefix(e, "arn:aws") || !strings.Contains(e, ":iam::") || !plainARN(e) {
 			errs = append(errs, fmt.Errorf("exporter %q: must be an IAM principal ARN (arn:aws:iam::ACCOUNT:role/NAME)", e))
 		}
 	}

@@ -44,6 +44,8 @@ func logkeeper() *cli.App {
 			holdReleaseCommand(),
 			holdListCommand(),
 			custodyLogCommand(),
+			policyCheckCommand(),
+			policyRenderCommand(),
 			runCommand(),
 			configCheckCommand(),
 			keysGenerateCommand(),
