@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/store"
@@ -325,4 +327,105 @@ func TestPolicyCheckUnreachable(t *testing.T) {
 	if _, err := policycheck.Check(context.Background(), cfg, policycheck.Options{Store: s.store(t, "lk-no-such-bucket-here", "archive")}); !errors.Is(err, policycheck.ErrUnreachable) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("missing bucket: %v", err)
 	}
+}
+
+// fakeBucket answers the bucket settings versitygw does not implement
+// (default encryption, public access block) or refuses (a bucket policy
+// with conditions on SSE headers), as AWS S3 documents them; everything
+// else of the check is real (local-kms resolves the keys).
+type fakeBucket struct {
+	algorithm types.ServerSideEncryption
+	key       string
+	policy    string
+}
+
+func (f fakeBucket) Bucket() string   { return "archive-bucket" }
+func (f fakeBucket) Prefix() string   { return "logs" }
+func (f fakeBucket) Describe() string { return "s3://archive-bucket/logs" }
+func (f fakeBucket) BucketVersioning(context.Context) (*s3.GetBucketVersioningOutput, error) {
+	return &s3.GetBucketVersioningOutput{Status: types.BucketVersioningStatusEnabled}, nil
+}
+func (f fakeBucket) BucketObjectLock(context.Context) (*s3.GetObjectLockConfigurationOutput, error) {
+	return &s3.GetObjectLockConfigurationOutput{ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled}}, nil
+}
+func (f fakeBucket) BucketEncryption(context.Context) (*s3.GetBucketEncryptionOutput, error) {
+	return &s3.GetBucketEncryptionOutput{ServerSideEncryptionConfiguration: &types.ServerSideEncryptionConfiguration{Rules: []types.ServerSideEncryptionRule{
+		{ApplyServerSideEncryptionByDefault: &types.ServerSideEncryptionByDefault{SSEAlgorithm: f.algorithm, KMSMasterKeyID: aws.String(f.key)}},
+	}}}, nil
+}
+func (f fakeBucket) BucketPublicAccessBlock(context.Context) (*s3.GetPublicAccessBlockOutput, error) {
+	return nil, &smithy.GenericAPIError{Code: "AccessDenied", Message: "Access Denied"}
+}
+func (f fakeBucket) BucketPolicy(context.Context) (*s3.GetBucketPolicyOutput, error) {
+	return &s3.GetBucketPolicyOutput{Policy: &f.policy}, nil
+}
+
+// Keys are compared as servers name them: the configured alias against
+// the key ARN a bucket reports is resolved through KMS, a key id against
+// its ARN by the strings; another key fails; a setting the credentials
+// may not read is unknown.
+func TestPolicyCheckKeyComparison(t *testing.T) {
+	s := newS3Env(t)
+	ctx := context.Background()
+	alias, arn := s.newKey(t)
+	otherAlias, otherARN := s.newKey(t)
+	policy := func(key string) string {
+		return string(must(policies.BucketPolicy{Bucket: "archive-bucket", DataKeyARN: key}.Render()))
+	}
+	keyID := arn[strings.LastIndex(arn, "/")+1:]
+	for _, tc := range []struct {
+		name, configured string
+		bucket           fakeBucket
+		status           string
+	}{
+		{"alias against ARN", alias, fakeBucket{types.ServerSideEncryptionAwsKms, arn, policy(arn)}, policycheck.StatusPass},
+		{"key id against ARN", keyID, fakeBucket{types.ServerSideEncryptionAwsKms, arn, policy(arn)}, policycheck.StatusPass},
+		{"ARN against alias", arn, fakeBucket{types.ServerSideEncryptionAwsKms, alias, policy(arn)}, policycheck.StatusPass},
+		{"another key", alias, fakeBucket{types.ServerSideEncryptionAwsKms, otherARN, policy(otherARN)}, policycheck.StatusFail},
+		{"another alias", alias, fakeBucket{types.ServerSideEncryptionAwsKms, otherAlias, policy(otherARN)}, policycheck.StatusFail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := loadConfig(t, "  url: s3://archive-bucket/logs\n  sse_kms_key_id: "+tc.configured+"\n")
+			res, err := policycheck.Check(ctx, cfg, policycheck.Options{Store: storeOf{tc.bucket}, KMS: s.kms})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want(t, res, tc.status, policycheck.CheckDefaultEncryption, policycheck.CheckPolicyOtherKey)
+			want(t, res, policycheck.StatusPass, policycheck.CheckPolicyTLS, policycheck.CheckPolicyUnencrypted)
+			want(t, res, policycheck.StatusUnknown, policycheck.CheckPublicAccessBlock)
+		})
+	}
+	cfg := loadConfig(t, "  url: s3://archive-bucket/logs\n  sse_kms_key_id: "+alias+"\n")
+	res, err := policycheck.Check(ctx, cfg, policycheck.Options{Store: storeOf{fakeBucket{types.ServerSideEncryptionAes256, "", policy(arn)}}, KMS: s.kms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, res, policycheck.StatusFail, policycheck.CheckDefaultEncryption)
+}
+
+// storeOf is a fakeBucket as a store.Store (only its bucket settings are
+// read).
+type storeOf struct{ fakeBucket }
+
+func (storeOf) Put(context.Context, string, io.Reader, store.PutOptions) (store.ObjectInfo, error) {
+	return store.ObjectInfo{}, errors.ErrUnsupported
+}
+func (storeOf) Head(context.Context, string, store.GetOptions) (store.ObjectInfo, error) {
+	return store.ObjectInfo{}, errors.ErrUnsupported
+}
+func (storeOf) Get(context.Context, string, store.GetOptions) (io.ReadCloser, store.ObjectInfo, error) {
+	return nil, store.ObjectInfo{}, errors.ErrUnsupported
+}
+func (storeOf) List(context.Context, string, func(store.ObjectInfo) error) error {
+	return errors.ErrUnsupported
+}
+func (storeOf) Versions(context.Context, string) ([]store.Version, error) {
+	return nil, errors.ErrUnsupported
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
