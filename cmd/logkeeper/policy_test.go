@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/internal/testenv"
@@ -146,4 +150,38 @@ func must1(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// A key configured by its alias is rendered by its ARN, which local-kms
+// resolves; a KMS that cannot be reached is exit 3 for render and check.
+func TestPolicyRenderCommandKMS(t *testing.T) {
+	k := testenv.KMS(t)
+	ctx := context.Background()
+	key, err := k.Client().CreateKey(ctx, &kms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alias := "alias/lk-render-" + strings.ToLower(rand.Text()[:8])
+	if _, err := k.Client().CreateAlias(ctx, &kms.CreateAliasInput{AliasName: &alias, TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	for kk, v := range map[string]string{"AWS_ENDPOINT_URL_KMS": k.Endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test-secret-value",
+		"AWS_REGION": k.Region, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_PROFILE": ""} {
+		t.Setenv(kk, v)
+	}
+	dir := t.TempDir()
+	c := harness{t, dir}
+	cfg := filepath.Join(dir, "lk.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("store:\n  url: s3://archive-bucket/logs\n  sse_kms_key_id: %s\nsigning: {key: file://%s/key.pem}\nstreams:\n  - {name: edge, source: {type: dir, path: %s}}\n", alias, dir, dir)), 0o644)
+	arn := *key.KeyMetadata.Arn
+	code, out, errs := c.run("policy", "render", "-c", cfg, "--kind", "kms")
+	want := must1(policies.KeyPolicy{KeyARN: arn, Stores: []string{"s3://archive-bucket/logs"}, Region: k.Region}.Render())
+	if code != 0 || out != string(want) {
+		t.Fatalf("render kms with an alias: exit %d %s\n%s", code, errs, out)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:1")
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	if code, out, errs := c.run("policy", "render", "-c", cfg, "--kind", "bucket"); code != cli.ExitIncomplete || strings.Contains(out+errs, "test-secret-value") {
+		t.Fatalf("render with KMS unreachable: exit %d %s%s", code, out, errs)
+	}
 }
