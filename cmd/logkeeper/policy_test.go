@@ -67,6 +67,12 @@ func TestPolicyCheckCommandS3(t *testing.T) {
 	locked := testenv.S3(t).NewBucket(t, true)
 	cfg := strings.Replace(string(mustRead(t, s.cfg)), "s3://"+s.bucket+"/", "s3://"+locked+"/", 1)
 	os.WriteFile(s.cfg, []byte(cfg), 0o644)
+	code, out, _ = c.run("policy", "check", "-c", s.cfg)
+	if code != cli.ExitProblems || !strings.Contains(out, "FAIL    object_lock: bucket "+locked+": Object Lock enabled, but nothing locks the objects: store.object_lock is not set") {
+		t.Fatalf("bucket with Object Lock and nothing to lock objects: exit %d\n%s", code, out)
+	}
+	cfg = strings.Replace(cfg, "  path_style: true\n", "  path_style: true\n  object_lock: {mode: GOVERNANCE, retain_days: 1}\n", 1)
+	os.WriteFile(s.cfg, []byte(cfg), 0o644)
 	code, out, _ = c.run("policy", "check", "-c", s.cfg, "--json")
 	m := decodePolicyCheck(t, out)
 	if code != cli.ExitProblems || m["versioning"] != "pass" || m["object_lock"] != "pass" || m["default_retention"] != "pass" || m["default_encryption"] != "unknown" {

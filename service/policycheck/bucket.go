@@ -74,8 +74,13 @@ func (c *checker) objectLock(ctx context.Context, b Bucket, name string) error {
 	switch {
 	case o == silent:
 		c.add(CheckObjectLock, StatusUnknown, why, fix)
+	case enabled && !c.cfg.Store.ObjectLock.Enabled() && (conf.Rule == nil || conf.Rule.DefaultRetention == nil):
+		c.add(CheckObjectLock, StatusFail, fmt.Sprintf("bucket %s: Object Lock enabled, but nothing locks the objects: store.object_lock is not set and the bucket has no default retention", name),
+			"set store.object_lock (mode: COMPLIANCE, retain_days: N) so every object is stamped with its retention")
+	case enabled && c.cfg.Store.ObjectLock.Enabled():
+		c.add(CheckObjectLock, StatusPass, fmt.Sprintf("bucket %s: Object Lock enabled; every object is stamped %s for %s (store.object_lock)", name, c.cfg.Store.ObjectLock.Mode, plural(c.cfg.Store.ObjectLock.RetainDays, "day")), "")
 	case enabled:
-		c.add(CheckObjectLock, StatusPass, fmt.Sprintf("bucket %s: Object Lock enabled", name), "")
+		c.add(CheckObjectLock, StatusPass, fmt.Sprintf("bucket %s: Object Lock enabled; objects are locked by the bucket's default retention", name), "")
 	default:
 		detail := fmt.Sprintf("bucket %s: Object Lock is not enabled: archived objects can be deleted", name)
 		if c.cfg.Store.ObjectLock.Enabled() {
@@ -94,14 +99,16 @@ func (c *checker) objectLock(ctx context.Context, b Bucket, name string) error {
 	switch {
 	case o == silent:
 		c.add(CheckDefaultRetention, StatusUnknown, why, noDefault)
+	case rule == nil && !enabled:
+		c.add(CheckDefaultRetention, StatusPass, fmt.Sprintf("bucket %s: no default retention (no Object Lock: see %s)", name, CheckObjectLock), "")
 	case rule == nil:
-		c.add(CheckDefaultRetention, StatusPass, fmt.Sprintf("bucket %s: no default retention (logkeeper stamps each object's retention itself)", name), "")
+		c.add(CheckDefaultRetention, StatusPass, fmt.Sprintf("bucket %s: no default retention (logkeeper stamps each object's retention from store.object_lock)", name), "")
 	case want.Enabled() && string(rule.Mode) == want.Mode && retentionDays(rule) == want.RetainDays:
 		c.add(CheckDefaultRetention, StatusPass, fmt.Sprintf("bucket %s: default retention %s %s, as store.object_lock (every lease renewal under _leases/ is locked as long: see docs/daemon.md)",
 			name, rule.Mode, describeRetention(rule)), "")
 	case want.Enabled():
-		c.add(CheckDefaultRetention, StatusFail, fmt.Sprintf("bucket %s: default retention %s %s, store.object_lock says %s %d days",
-			name, rule.Mode, describeRetention(rule), want.Mode, want.RetainDays), noDefault)
+		c.add(CheckDefaultRetention, StatusFail, fmt.Sprintf("bucket %s: default retention %s %s, store.object_lock says %s %s",
+			name, rule.Mode, describeRetention(rule), want.Mode, plural(want.RetainDays, "day")), noDefault)
 	default:
 		c.add(CheckDefaultRetention, StatusFail, fmt.Sprintf("bucket %s: default retention %s %s while store.object_lock is not set: every lease renewal is locked for that long",
 			name, rule.Mode, describeRetention(rule)), noDefault)
@@ -117,9 +124,17 @@ func retentionDays(r *types.DefaultRetention) int {
 
 func describeRetention(r *types.DefaultRetention) string {
 	if r.Years != nil {
-		return fmt.Sprintf("%d years", aws.ToInt32(r.Years))
+		return plural(int(aws.ToInt32(r.Years)), "year")
 	}
-	return fmt.Sprintf("%d days", aws.ToInt32(r.Days))
+	return plural(int(aws.ToInt32(r.Days)), "day")
+}
+
+// plural is "1 day", "2 days".
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // encryption checks the bucket's default encryption: SSE-KMS under the

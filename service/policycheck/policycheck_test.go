@@ -251,7 +251,7 @@ func TestPolicyCheckVersityGW(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(t, res, policycheck.StatusFail, policycheck.CheckKeyRotation, policycheck.CheckKeyPolicyContext, policycheck.CheckDefaultRetention, policycheck.CheckWitnessObjectLock)
-	if d := statuses(res)[policycheck.CheckDefaultRetention].Detail; !strings.Contains(d, "GOVERNANCE 3 days, store.object_lock says COMPLIANCE 1 days") {
+	if d := statuses(res)[policycheck.CheckDefaultRetention].Detail; !strings.Contains(d, "GOVERNANCE 3 days, store.object_lock says COMPLIANCE 1 day") {
 		t.Errorf("default retention detail %q", d)
 	}
 
