@@ -18,9 +18,20 @@ import (
 )
 
 // s3Only are the checks of an S3 store, reported as unknown for a file
-// store: a folder has no server that enforces them.
-var s3Only = []string{CheckVersioning, CheckObjectLock, CheckDefaultRetention, CheckDefaultEncryption, CheckPublicAccessBlock,
-	CheckPolicyTLS, CheckPolicyUnencrypted, CheckPolicyOtherKey, CheckKeyRotation, CheckKeyPolicyContext}
+// store (a folder has no server that enforces them), with what a folder
+// lacks.
+var s3Only = []struct{ name, lacks string }{
+	{CheckVersioning, "a folder keeps no versions"},
+	{CheckObjectLock, "a folder has no Object Lock: write-once is enforced by logkeeper alone"},
+	{CheckDefaultRetention, "a folder has no retention"},
+	{CheckDefaultEncryption, "a folder has no server-side encryption"},
+	{CheckPublicAccessBlock, "a folder has no public access settings (see " + CheckFolderPermissions + ")"},
+	{CheckPolicyTLS, "a folder has no bucket policy"},
+	{CheckPolicyUnencrypted, "a folder has no bucket policy"},
+	{CheckPolicyOtherKey, "a folder has no bucket policy"},
+	{CheckKeyRotation, "a file store encrypts nothing with KMS"},
+	{CheckKeyPolicyContext, "a file store encrypts nothing with KMS"},
+}
 
 // fileStore runs the checks of a file store: the folder's permissions,
 // and the S3 checks as unknown (not applicable).
@@ -29,7 +40,7 @@ func (c *checker) fileStore(path, check, key string) error {
 		return err
 	}
 	for _, n := range s3Only {
-		c.add(n, StatusUnknown, fmt.Sprintf("not applicable to a file store (%s): a folder has no versioning, Object Lock, server-side encryption or access policy; write-once is enforced by logkeeper alone", path),
+		c.add(n.name, StatusUnknown, "not applicable to a file store: "+n.lacks,
 			"for WORM storage archive to an S3 bucket with Object Lock (store.url: s3://BUCKET/PREFIX)")
 	}
 	return nil
