@@ -45,6 +45,8 @@ func logkeeper() *cli.App {
 			holdListCommand(),
 			custodyLogCommand(),
 			reportCommand(),
+			policyCheckCommand(),
+			policyRenderCommand(),
 			runCommand(),
 			configCheckCommand(),
 			keysGenerateCommand(),

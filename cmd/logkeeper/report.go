@@ -12,6 +12,8 @@ import (
 
 	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/internal/config"
+	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/service/policycheck"
 	"github.com/logkeeper/logkeeper/service/report"
 )
 
@@ -70,6 +72,7 @@ func reportCommand() *cli.Command {
 			if in.Witness, err = openWitnessReadOnly(ctx, cfg); err != nil {
 				return err
 			}
+			in.Policy = reportPolicy(ctx, env, cfg, in.Store, in.Witness)
 			if p := env.Progress("verify", "object"); p != nil {
 				in.Observer = p
 			}
@@ -94,6 +97,23 @@ func reportCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// reportPolicy runs the policy check for the report. A check that cannot
+// complete (KMS out of reach) does not stop the report: it shows as one
+// unknown check that says why.
+func reportPolicy(ctx context.Context, env *cli.Env, cfg *config.Config, st, witness store.Store) []report.PolicyCheck {
+	res, err := policycheck.Check(ctx, cfg, policycheck.Options{Store: st, Witness: witness})
+	if err != nil {
+		env.Log.Warn("policy check could not complete", "err", err.Error())
+		return []report.PolicyCheck{{Name: "policy_check", Status: policycheck.StatusUnknown, Detail: err.Error(),
+			Fix: "run logkeeper policy check -c FILE where the store, the witness and KMS can be reached"}}
+	}
+	out := make([]report.PolicyCheck, len(res.Checks))
+	for i, c := range res.Checks {
+		out[i] = report.PolicyCheck{Name: c.Name, Status: c.Status, Detail: c.Detail, Fix: c.Fix}
+	}
+	return out
 }
 
 // checkOutFile refuses an --out whose folder is missing or that names a

@@ -31,6 +31,7 @@ func TestReportCommand(t *testing.T) {
 		Runs     []struct{ Sequence int }
 		Problems []map[string]any
 		Out      string
+		Policy   []struct{ Name, Status string }
 	}
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(stdout), &keys); err != nil {
@@ -48,6 +49,16 @@ func TestReportCommand(t *testing.T) {
 	page, err := os.ReadFile(out)
 	if err != nil || !strings.HasPrefix(string(page), "<!DOCTYPE html>") || !strings.Contains(string(page), "verified clean") {
 		t.Fatalf("report file: %v %.200s", err, page)
+	}
+	// The policy check of the store's folder is in the report.
+	var folder string
+	for _, p := range rep.Policy {
+		if p.Name == "folder_permissions" {
+			folder = p.Status
+		}
+	}
+	if folder == "" || strings.Contains(string(page), "Policy check: not run") || !strings.Contains(string(page), "folder_permissions") {
+		t.Fatalf("report without the policy check: %+v", rep.Policy)
 	}
 
 	// Delete run 2's manifest and signature: its window is a gap.
