@@ -406,3 +406,32 @@ func TestPublishStateReplaces(t *testing.T) {
 		t.Fatal("a state opened with another key")
 	}
 }
+
+// The daemon's chain cache starts from the state: its first load is as
+// cheap as Resume, its next ones probe instead of listing.
+func TestCacheStartsFromTheState(t *testing.T) {
+	ctx := context.Background()
+	s := signer(t, 1)
+	mem := memstore.New(memstore.Options{})
+	stateChain(t, mem, s, 0, 50, true)
+	st := counted(mem)
+	cache := custody.Cache{}
+	c, err := cache.Load(ctx, st, "s", s.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.n["LIST"] != 0 || st.total() != 5 {
+		t.Fatalf("first load: %v", st.n)
+	}
+	sameChain(t, mem, c)
+	stateChain(t, mem, s, 50, 2, false)
+	st.reset()
+	if c, err = cache.Load(ctx, st, "s", s.Public()); err != nil {
+		t.Fatal(err)
+	}
+	// The known head, four probes (two found), two manifests, a signature.
+	if st.n["LIST"] != 0 || st.total() != 8 {
+		t.Fatalf("second load: %v", st.n)
+	}
+	sameChain(t, mem, c)
+}
