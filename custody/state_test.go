@@ -198,12 +198,20 @@ func TestResumeFindsManifestsAfterTheState(t *testing.T) {
 		t.Fatalf("head %d, log %q", c.Head.Sequence, buf)
 	}
 	sameChain(t, mem, c)
-	ix, err := custody.LoadIndexed(ctx, mem, "s", s.Public(), t.TempDir(), log)
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	for range 2 {
+		// The second time, the local index is ahead of the state: the
+		// tree is carried from the state's head to the index's.
+		ix, err := custody.LoadIndexed(ctx, mem, "s", s.Public(), dir, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameChain(t, mem, ix)
+		ix.Close()
 	}
-	defer ix.Close()
-	sameChain(t, mem, ix)
+	if buf.Len() != 0 {
+		t.Fatalf("log %q", buf)
+	}
 
 	// A gap after the state (manifest 9 deleted, 10 kept) is not written
 	// over: the chain is refused.
