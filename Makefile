@@ -10,7 +10,7 @@ LDFLAGS  := -s -w -X github.com/logkeeper/logkeeper/service/app.Version=$(VERSIO
 BENCH_MIB ?= 1024
 
 
-.PHONY: all build demo test test-unit vet fmt-check bench bench-compare bench-scale fuzz vuln test-seaweed test-minio clean docker
+.PHONY: all build demo test test-unit vet fmt-check bench bench-compare bench-scale bench-startup fuzz vuln test-seaweed test-minio clean docker
 
 all: build
 
@@ -52,6 +52,11 @@ bench-compare: build
 BENCH_FILES ?= 10000 50000 120000
 bench-scale: build
 	BENCH_S3=$(BENCH_S3) ./scripts/testenv.sh run -- ./scripts/bench-scale.sh $(BENCH_FILES)
+
+# Start-up of a one-shot export on a 10,000-manifest chain next to a
+# 10-manifest chain, on versitygw (issue 12, item 3): BENCHMARKS.md.
+bench-startup: build
+	./scripts/testenv.sh run -- ./scripts/bench-startup.sh
 
 # FUZZTIME per target. Crashers land in the package's testdata/fuzz: commit
 # them, they become regression seeds.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"sort"
 	"sync"
@@ -149,18 +150,13 @@ func fetchManifests(ctx context.Context, st store.Store, stream string, seqs []u
 	return out, g.Wait()
 }
 
-// Load reads a stream's chain for an exporter. It checks that sequence
-// numbers have no gaps, that every manifest parses and links to the exact
-// bytes of its predecessor, and that the head's signature verifies with
-// pub; together these authenticate the whole chain. Any failure wraps
-// ErrChainBroken; store errors are returned as they are.
+// Load reads a stream's chain for an exporter, all of it. It checks that
+// sequence numbers have no gaps, that every manifest parses and links to
+// the exact bytes of its predecessor, and that the head's signature
+// verifies with pub; together these authenticate the whole chain. Any
+// failure wraps ErrChainBroken; store errors are returned as they are.
+// Resume starts from the stream's signed start-up state instead.
 func Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey) (*Chain, error) {
-	return load(ctx, st, stream, pub, nil)
-}
-
-// load reads the chain; when base is a chain loaded before, only the
-// manifests after its head are read, once the head is found unchanged.
-func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey, base *Chain) (*Chain, error) {
 	seqs, err := listManifests(ctx, st, stream)
 	if err != nil {
 		return nil, err
@@ -171,18 +167,6 @@ func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 		}
 	}
 	c := &Chain{Stream: stream, Archived: map[string]manifest.Provenance{}, Failed: map[string]manifest.Failure{}, tree: newTreeRange()}
-	var prev *Entry
-	if base != nil && base.Head != nil && uint64(len(seqs)) >= base.Head.Sequence {
-		raw, err := readCapped(ctx, st, base.Head.Key, MaxManifestBytes)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		if err == nil && manifest.SHA256(raw) == base.Head.SHA256 {
-			c = base.clone()
-			prev = base.Head
-			seqs = seqs[base.Head.Sequence:]
-		}
-	}
 	if len(seqs) == 0 {
 		return c, nil
 	}
@@ -190,33 +174,99 @@ func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 	if err != nil {
 		return nil, fmt.Errorf("read manifests of %s: %w", stream, err)
 	}
+	if err := c.fold(seqs, raws); err != nil {
+		return nil, err
+	}
+	if err := checkSignature(ctx, st, c.Head.Key, c.Head.Manifest.RunID, raws[len(raws)-1], pub); err != nil {
+		return nil, fmt.Errorf("%w: head %s: %v", ErrChainBroken, c.Head.Key, err)
+	}
+	return c, nil
+}
+
+// Resume is Load in a few requests, whatever the length of the chain: it
+// starts from the stream's signed start-up state (state.go) once that
+// checks out against the head manifest it names, probes for manifests
+// written after it and folds them in (checking their links), and verifies
+// the head's signature. Without a usable state (logged on log) it is Load.
+func Resume(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey, log *slog.Logger) (*Chain, error) {
+	return resume(ctx, st, stream, pub, nil, log)
+}
+
+// resume starts from base, a chain loaded before, when its head is found
+// unchanged in the store; else from the start-up state; else it is Load.
+func resume(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey, base *Chain, log *slog.Logger) (*Chain, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var c *Chain
+	var headRaw []byte
+	if base != nil && base.Head != nil {
+		raw, err := readCapped(ctx, st, base.Head.Key, MaxManifestBytes)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && manifest.SHA256(raw) == base.Head.SHA256 {
+			c, headRaw = base.clone(), raw
+		}
+	}
+	if c == nil {
+		var err error
+		c, headRaw, err = resumeState(ctx, st, stream, pub, true, log)
+		if errors.Is(err, errNoState) {
+			return Load(ctx, st, stream, pub)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	last, err := probeStored(ctx, st, stream, c.Head.Sequence)
+	if err != nil {
+		return nil, err
+	}
+	if seqs := seqRange(c.Head.Sequence+1, last); len(seqs) > 0 {
+		raws, err := fetchManifests(ctx, st, stream, seqs)
+		if err != nil {
+			return nil, fmt.Errorf("read manifests of %s: %w", stream, err)
+		}
+		if err := c.fold(seqs, raws); err != nil {
+			return nil, err
+		}
+		headRaw = raws[len(raws)-1]
+	}
+	if err := checkSignature(ctx, st, c.Head.Key, c.Head.Manifest.RunID, headRaw, pub); err != nil {
+		return nil, fmt.Errorf("%w: head %s: %v", ErrChainBroken, c.Head.Key, err)
+	}
+	return c, nil
+}
+
+// fold appends the manifests seqs (their bytes raws) to the chain, checking
+// each against its key and its link to the one before.
+func (c *Chain) fold(seqs []uint64, raws [][]byte) error {
+	prev := c.Head
 	for i, n := range seqs {
-		key := manifest.Key(stream, n)
+		key := manifest.Key(c.Stream, n)
 		m, err := manifest.Parse(raws[i])
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
+			return fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
 		}
-		if m.Stream != stream || m.Sequence != n {
-			return nil, fmt.Errorf("%w: %s holds stream %q sequence %d", ErrChainBroken, key, m.Stream, m.Sequence)
+		if m.Stream != c.Stream || m.Sequence != n {
+			return fmt.Errorf("%w: %s holds stream %q sequence %d", ErrChainBroken, key, m.Stream, m.Sequence)
 		}
 		e := &Entry{Sequence: n, Key: key, SHA256: manifest.SHA256(raws[i]), Manifest: m}
-		if prev != nil && (m.Previous.Key != prev.Key || m.Previous.SHA256 != prev.SHA256) {
-			return nil, fmt.Errorf("%w: %s: link to previous manifest does not match %s", ErrChainBroken, key, prev.Key)
+		if prev != nil && (m.Previous == nil || m.Previous.Key != prev.Key || m.Previous.SHA256 != prev.SHA256) {
+			return fmt.Errorf("%w: %s: link to previous manifest does not match %s", ErrChainBroken, key, prev.Key)
 		}
 		if err := checkPartOrder(prev, m); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
+			return fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
 		}
 		c.record(m)
 		if err := c.tree.append(e.SHA256); err != nil {
-			return nil, err
+			return err
 		}
 		prev = e
 	}
-	if err := checkSignature(ctx, st, prev.Key, prev.Manifest.RunID, raws[len(raws)-1], pub); err != nil {
-		return nil, fmt.Errorf("%w: head %s: %v", ErrChainBroken, prev.Key, err)
-	}
 	c.Head = prev
-	return c, nil
+	return nil
 }
 
 // clone copies the chain, so that appending to the copy leaves c as it is.
@@ -227,21 +277,26 @@ func (c *Chain) clone() *Chain {
 // Cache keeps the chains it loaded in memory, so that the next Load of a
 // stream reads only the manifests appended since (after checking that the
 // head it knows is still there, byte for byte), instead of the whole
-// history: a daemon loads each chain once, not once per window. Losing the
-// cache loses nothing; it is rebuilt from the store. Safe for concurrent use.
+// history: a daemon loads each chain once, not once per window, and that
+// once from the stream's start-up state (Resume) when it checks out.
+// Losing the cache loses nothing; it is rebuilt from the store. Safe for
+// concurrent use.
 type Cache struct {
+	// Log receives the warnings of Resume (nil: none).
+	Log *slog.Logger
+
 	mu     sync.Mutex
 	chains map[string]*Chain
 }
 
-// Load is custody.Load, incremental over what the cache knows. The chain
+// Load is Resume, incremental over what the cache knows. The chain
 // returned is the caller's own: appending to it does not change the cache.
 func (cc *Cache) Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey) (*Chain, error) {
 	key := st.Describe() + "\x00" + stream
 	cc.mu.Lock()
 	base := cc.chains[key]
 	cc.mu.Unlock()
-	c, err := load(ctx, st, stream, pub, base)
+	c, err := resume(ctx, st, stream, pub, base, cc.Log)
 	if err != nil {
 		return nil, err
 	}

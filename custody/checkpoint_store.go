@@ -48,9 +48,9 @@ var ErrNoTree = errors.New("chain has no transparency log")
 // TreeHead signs the checkpoint of the chain's current tree. origin is the
 // store the manifests record (Manifest.Store).
 //
-// A chain loaded through the archived-file index (LoadIndexed) does not
-// carry its tree: it is rebuilt here from the manifests in st, O(chain)
-// reads, until the signed start-up state keeps the compact range.
+// Every loader gives the chain its tree (from the manifests or from the
+// signed start-up state); a chain without one has it rebuilt here from the
+// manifests in st, O(chain) reads.
 func (c *Chain) TreeHead(ctx context.Context, st store.Store, signer signing.Signer, storeURL string) (*TreeHead, error) {
 	if c.tree == nil && c.Head != nil {
 		t, err := rebuildTree(ctx, st, c.Stream, c.Head)

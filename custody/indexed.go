@@ -30,6 +30,10 @@ func IndexFile(stateDir string, st store.Store, stream string) string {
 // LoadIndexed is Load for large chains: what the chain knows of archived
 // files is kept in the stream's archived-file index under stateDir
 // (archindex), not in memory, and the manifests are read a few at a time.
+//
+// The chain's head and tree come from the stream's signed start-up state
+// when it checks out (state.go): the manifests after it are then found by
+// probing, not by listing the chain; without one, the chain is listed.
 // The index is trusted only for the chain head it names, and only once
 // that manifest is found in the store with the same SHA-256; the manifests
 // after it are then read and folded in. An index that is missing, damaged,
@@ -42,20 +46,35 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	seqs, err := listManifests(ctx, st, stream)
-	if err != nil {
-		return nil, err
-	}
-	for i, n := range seqs {
-		if n != uint64(i+1) {
-			return nil, fmt.Errorf("%w: %s: manifest %d is missing", ErrChainBroken, stream, i+1)
+	// tree, when not nil, is the transparency log over manifests 1..treeAt.
+	var tree *treeRange
+	var treeAt, stored uint64
+	sc, _, err := resumeState(ctx, st, stream, pub, false, log)
+	switch {
+	case err == nil:
+		tree, treeAt = sc.tree, sc.Head.Sequence
+		if stored, err = probeStored(ctx, st, stream, treeAt); err != nil {
+			return nil, err
 		}
+	case errors.Is(err, errNoState):
+		seqs, err := listManifests(ctx, st, stream)
+		if err != nil {
+			return nil, err
+		}
+		for i, n := range seqs {
+			if n != uint64(i+1) {
+				return nil, fmt.Errorf("%w: %s: manifest %d is missing", ErrChainBroken, stream, i+1)
+			}
+		}
+		stored, tree = uint64(len(seqs)), newTreeRange()
+	default:
+		return nil, err
 	}
 	path := IndexFile(stateDir, st, stream)
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("archive index folder: %w", err)
 	}
-	base, prev, err := trustedIndex(ctx, st, stream, path, uint64(len(seqs)), log)
+	base, prev, err := trustedIndex(ctx, st, stream, path, stored, log)
 	if err != nil {
 		return nil, err
 	}
@@ -63,20 +82,32 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 	if prev != nil {
 		from = prev.Sequence
 	}
-	if base != nil && from == uint64(len(seqs)) {
+	if from > treeAt {
+		// The index is ahead of the tree: carry the tree up to it.
+		if err := eachManifest(ctx, st, stream, seqRange(treeAt+1, from), func(e *Entry) error {
+			return tree.append(e.SHA256)
+		}); err != nil {
+			if base != nil {
+				base.Close()
+			}
+			return nil, err
+		}
+		treeAt = from
+	}
+	if base != nil && from == stored {
 		if err := checkHead(ctx, st, prev, pub); err != nil {
 			base.Close()
 			return nil, err
 		}
-		return &Chain{Stream: stream, Head: withoutLists(prev), index: base}, nil
+		return &Chain{Stream: stream, Head: withoutLists(prev), index: base, tree: tree}, nil
 	}
 	b := archindex.NewBuilder(stream, filepath.Dir(path), base)
 	defer b.Close()
 	if base != nil {
 		defer base.Close()
 	}
-	err = eachManifest(ctx, st, stream, seqs[from:], func(e *Entry) error {
-		if prev != nil && (e.Manifest.Previous.Key != prev.Key || e.Manifest.Previous.SHA256 != prev.SHA256) {
+	err = eachManifest(ctx, st, stream, seqRange(from+1, stored), func(e *Entry) error {
+		if prev != nil && (e.Manifest.Previous == nil || e.Manifest.Previous.Key != prev.Key || e.Manifest.Previous.SHA256 != prev.SHA256) {
 			return fmt.Errorf("%w: %s: link to previous manifest does not match %s", ErrChainBroken, e.Key, prev.Key)
 		}
 		if err := checkPartOrder(prev, e.Manifest); err != nil {
@@ -84,6 +115,12 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 		}
 		if err := b.Add(e.Manifest); err != nil {
 			return err
+		}
+		if e.Sequence > treeAt {
+			if err := tree.append(e.SHA256); err != nil {
+				return err
+			}
+			treeAt = e.Sequence
 		}
 		if prev != nil && prev.Sequence > from {
 			prev.Manifest = nil // only the head's is kept
@@ -94,7 +131,7 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 	if err != nil {
 		return nil, err
 	}
-	c := &Chain{Stream: stream, Head: prev}
+	c := &Chain{Stream: stream, Head: prev, tree: tree}
 	if prev != nil {
 		if err := checkHead(ctx, st, prev, pub); err != nil {
 			return nil, err

@@ -220,11 +220,13 @@ func (j *Job) logger() *slog.Logger {
 }
 
 func (j *Job) loadChain(ctx context.Context) (*custody.Chain, error) {
-	load := custody.Load
+	var chain *custody.Chain
+	var err error
 	if j.Chains != nil {
-		load = j.Chains.Load
+		chain, err = j.Chains.Load(ctx, j.Store, j.Stream, j.Signer.Public())
+	} else {
+		chain, err = custody.Resume(ctx, j.Store, j.Stream, j.Signer.Public(), j.logger().With("stream", j.Stream))
 	}
-	chain, err := load(ctx, j.Store, j.Stream, j.Signer.Public())
 	if err != nil {
 		return nil, fmt.Errorf("load chain of %s: %w", j.Stream, err)
 	}
@@ -378,7 +380,7 @@ func (j *Job) seal(ctx context.Context, log *slog.Logger, runID, reason string, 
 	if err != nil {
 		return nil, fmt.Errorf("export %s run %s: %w", j.Stream, runID, err)
 	}
-	if err := j.checkpoint(ctx, chain, m.Store); err != nil {
+	if err := j.checkpoint(ctx, chain, m.Store, runID); err != nil {
 		return nil, fmt.Errorf("export %s run %s: manifest %d is stored, but %w", j.Stream, runID, entry.Sequence, err)
 	}
 	res := &Result{

@@ -294,7 +294,7 @@ func (s *sealer) seal(ctx context.Context, final bool) error {
 	if err != nil {
 		return fmt.Errorf("export %s run %s: %w", s.j.Stream, s.runID, err)
 	}
-	if err := s.j.checkpoint(ctx, s.chain, m.Store); err != nil {
+	if err := s.j.checkpoint(ctx, s.chain, m.Store, s.runID); err != nil {
 		return fmt.Errorf("export %s run %s: manifest %d is stored, but %w", s.j.Stream, s.runID, entry.Sequence, err)
 	}
 	s.parts++

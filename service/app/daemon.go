@@ -25,7 +25,7 @@ func DaemonSetup(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 	if err != nil {
 		return nil, err
 	}
-	chains := &custody.Cache{} // one cache for the ticks and the jobs
+	chains := &custody.Cache{Log: log} // one cache for the ticks and the jobs
 	s := &daemon.Setup{
 		Chains:      chains,
 		Store:       st,

@@ -5,9 +5,10 @@
 // windows of the stream's window length:
 //
 //   - The watermark is the end of the window of the stream's newest
-//     manifest, read from the chain of custody in the store (custody.Load,
-//     which also checks the chain before anything is appended to it). The
-//     daemon keeps no state of its own: a restarted daemon, or another
+//     manifest, read from the chain of custody in the store (custody.Resume,
+//     which starts from the stream's signed start-up state when it checks
+//     out and checks the chain's head before anything is appended to it).
+//     The daemon keeps no state of its own: a restarted daemon, or another
 //     replica, continues exactly where the chain ends.
 //   - Windows are aligned to multiples of the window length since the Unix
 //     epoch, in UTC. The next window ends at the first boundary after the

@@ -59,11 +59,13 @@ func (d *Daemon) tick(ctx context.Context, s *Setup, leases *lease.Manager, st S
 	}
 
 	start := time.Now()
-	load := custody.Load
+	var chain *custody.Chain
+	var err error
 	if s.Chains != nil {
-		load = s.Chains.Load
+		chain, err = s.Chains.Load(runCtx, s.Store, st.Name, s.PublicKey)
+	} else {
+		chain, err = custody.Resume(runCtx, s.Store, st.Name, s.PublicKey, log)
 	}
-	chain, err := load(runCtx, s.Store, st.Name, s.PublicKey)
 	if err != nil {
 		d.m.Run(st.Name, d.failure(runCtx), time.Since(start), 0, 0, time.Now())
 		return fmt.Errorf("stream %s: load chain: %w", st.Name, err)

@@ -11,6 +11,8 @@
 //	lkbench mkbucket -bucket B [-lock]
 //	lkbench copypeer -src D -dst D [-workers 16]                  durable per-file copy: write, fsync, rename
 //	lkbench addfile -dir D -name N -size S                          one more file of S random bytes
+//	lkbench mkchain -config F -stream S -n N                        N signed, chained manifests of S, stored directly
+//	lkbench rmobject -bucket B -key K                               delete one object
 //
 // The S3 client comes from the SDK's default chain (AWS_ENDPOINT_URL_S3,
 // AWS_REGION, AWS_ACCESS_KEY_ID ...), path-style.
@@ -66,6 +68,10 @@ func main() {
 		copyPeer(ctx, os.Args[2:])
 	case "addfile":
 		addFile(os.Args[2:])
+	case "mkchain":
+		mkChain(ctx, os.Args[2:])
+	case "rmobject":
+		rmObject(ctx, os.Args[2:])
 	default:
 		log.Fatalf("unknown subcommand %q", os.Args[1])
 	}
