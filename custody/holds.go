@@ -88,6 +88,10 @@ type HoldResult struct {
 	Stream        string `json:"stream"`
 	ObjectsHeld   int    `json:"objects_held"`
 	ManifestsHeld int    `json:"manifests_held"`
+	// Through is the last manifest sequence number the hold covers (0
+	// when it covers none): recorded in the custody event, it bounds the
+	// scope of a record rebuilt from the log (RebuildHolds).
+	Through uint64 `json:"-"`
 }
 
 // ReleaseResult is what ReleaseHold did.
@@ -175,7 +179,7 @@ func PlaceHold(ctx context.Context, st store.Store, stream string, o HoldOptions
 	h, _, err := readHold(ctx, st, HoldKey(o.Matter))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if h, err = newHold(ctx, st, stream, o); err != nil {
+		if h, err = newHold(ctx, st, stream, o, noBound); err != nil {
 			return nil, err
 		}
 		err = writeHold(ctx, st, h, store.PutOptions{IfNotExists: true})
@@ -196,12 +200,41 @@ func PlaceHold(ctx context.Context, st store.Store, stream string, o HoldOptions
 	if err := setHolds(ctx, lh, all, true, o.Observer); err != nil {
 		return nil, err
 	}
-	return &HoldResult{Matter: h.Matter, Stream: h.Stream, ObjectsHeld: len(h.Objects), ManifestsHeld: len(h.Manifests) / 2}, nil
+	return &HoldResult{Matter: h.Matter, Stream: h.Stream, ObjectsHeld: len(h.Objects), ManifestsHeld: len(h.Manifests) / 2,
+		Through: h.through()}, nil
+}
+
+// through is the highest manifest sequence number h holds.
+func (h *Hold) through() uint64 {
+	var n uint64
+	for _, v := range h.Manifests {
+		if s, ok := manifest.ParseKey(h.Stream, v.Key); ok && s > n {
+			n = s
+		}
+	}
+	return n
+}
+
+// bound limits the runs a matter's record lists: those up to sequence
+// number seq, or (for a log written before the sequence was recorded)
+// those finished by placed.
+type bound struct {
+	seq    uint64
+	placed time.Time
+}
+
+var noBound = bound{seq: ^uint64(0)}
+
+func (b bound) admits(e *Entry) bool {
+	if b.seq == 0 && !b.placed.IsZero() {
+		return !e.Manifest.FinishedAt.After(b.placed)
+	}
+	return e.Sequence <= b.seq
 }
 
 // newHold builds a matter's record: the checked runs in range and the
 // versions of their manifests, signatures and objects.
-func newHold(ctx context.Context, st store.Store, stream string, o HoldOptions) (*Hold, error) {
+func newHold(ctx context.Context, st store.Store, stream string, o HoldOptions, b bound) (*Hold, error) {
 	entries, _, err := selectRuns(ctx, st, stream, BundleOptions{From: o.From, To: o.To, PublicKey: o.PublicKey})
 	if err != nil {
 		return nil, err
@@ -209,6 +242,9 @@ func newHold(ctx context.Context, st store.Store, stream string, o HoldOptions) 
 	h := &Hold{Schema: HoldSchema, Matter: o.Matter, Stream: stream, From: timePtr(o.From), To: timePtr(o.To),
 		Reason: o.Reason, PlacedAt: o.Now().UTC(), PlacedBy: o.Actor, Objects: []HeldVersion{}, Manifests: []HeldVersion{}}
 	for _, e := range entries {
+		if !b.admits(e) {
+			continue
+		}
 		for _, key := range []string{e.Key, manifest.SignatureKey(e.Key, e.Manifest.RunID)} {
 			info, err := st.Head(ctx, key, store.GetOptions{})
 			if err != nil {
