@@ -277,9 +277,15 @@ func setHolds(ctx context.Context, lh store.LegalHolder, vs []HeldVersion, on bo
 }
 
 // ReleaseHold lifts a matter's hold from every version it holds that no
-// other open matter holds, then marks the matter released. Releasing a
+// other open matter holds, and marks the matter released. Releasing a
 // released matter lifts again what it held (a re-run after a crash) and
 // keeps the first release's time. An unknown matter is ErrUnknownMatter.
+//
+// The record is marked released before anything is lifted, and the open
+// matters are read again after lifting: a version another matter placed
+// or kept meanwhile (a release or placement racing this one) is held
+// again. So two matters released at once leave nothing held, and a matter
+// placed during a release keeps what it holds.
 func ReleaseHold(ctx context.Context, st store.Store, matter, reason, actor string, now time.Time, obs Observer) (*ReleaseResult, error) {
 	if !matterID.MatchString(matter) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidMatter, matter)
@@ -291,25 +297,13 @@ func ReleaseHold(ctx context.Context, st store.Store, matter, reason, actor stri
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", store.ErrNoLegalHold, st.Describe())
 	}
-	h, etag, err := readHold(ctx, st, HoldKey(matter))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownMatter, matter)
-	}
+	h, err := markReleased(ctx, st, matter, reason, actor, now)
 	if err != nil {
 		return nil, err
 	}
-	holds, err := ListHolds(ctx, st)
+	others, err := openHolds(ctx, st, matter)
 	if err != nil {
 		return nil, err
-	}
-	others := map[HeldVersion]bool{}
-	for _, o := range holds {
-		if o.Matter == matter || o.ReleasedAt != nil {
-			continue
-		}
-		for _, v := range append(append([]HeldVersion{}, o.Objects...), o.Manifests...) {
-			others[v] = true
-		}
 	}
 	res := &ReleaseResult{Matter: matter}
 	var lift []HeldVersion
@@ -323,15 +317,61 @@ func ReleaseHold(ctx context.Context, st store.Store, matter, reason, actor stri
 	if err := setHolds(ctx, lh, lift, false, obs); err != nil {
 		return nil, err
 	}
-	res.Released = len(lift)
-	if h.ReleasedAt == nil {
-		t := now.UTC()
-		h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = &t, actor, reason
-		if err := writeHold(ctx, st, h, store.PutOptions{IfMatch: etag}); err != nil {
-			return nil, err
+	if others, err = openHolds(ctx, st, matter); err != nil {
+		return nil, err
+	}
+	var again []HeldVersion
+	for _, v := range lift {
+		if others[v] {
+			again = append(again, v)
 		}
 	}
+	if err := setHolds(ctx, lh, again, true, noObserver{}); err != nil {
+		return nil, err
+	}
+	res.Released, res.StillHeld = len(lift)-len(again), res.StillHeld+len(again)
 	return res, nil
+}
+
+// markReleased reads a matter's record and marks it released, unless it
+// is already: a record changed meanwhile is read again.
+func markReleased(ctx context.Context, st store.Store, matter, reason, actor string, now time.Time) (*Hold, error) {
+	for range appendRetries {
+		h, etag, err := readHold(ctx, st, HoldKey(matter))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s", ErrUnknownMatter, matter)
+		}
+		if err != nil || h.ReleasedAt != nil {
+			return h, err
+		}
+		t := now.UTC()
+		h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = &t, actor, reason
+		err = writeHold(ctx, st, h, store.PutOptions{IfMatch: etag})
+		if errors.Is(err, store.ErrPreconditionFailed) {
+			continue
+		}
+		return h, err
+	}
+	return nil, fmt.Errorf("release %s: its record kept changing: %w", matter, store.ErrPreconditionFailed)
+}
+
+// openHolds returns the versions held by the open matters other than
+// matter.
+func openHolds(ctx context.Context, st store.Store, matter string) (map[HeldVersion]bool, error) {
+	holds, err := ListHolds(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	others := map[HeldVersion]bool{}
+	for _, o := range holds {
+		if o.Matter == matter || o.ReleasedAt != nil {
+			continue
+		}
+		for _, v := range append(append([]HeldVersion{}, o.Objects...), o.Manifests...) {
+			others[v] = true
+		}
+	}
+	return others, nil
 }
 
 // ListHolds returns every matter's record, sorted by matter. A record
