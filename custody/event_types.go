@@ -24,4 +24,8 @@ const (
 	// DetailThrough is the last manifest sequence number of the stream
 	// when the hold was placed: a rebuilt record holds no later run.
 	DetailThrough = "through_sequence"
+	// DetailPlacedAt and DetailReleasedAt are the times in the matter's
+	// record (RFC 3339 with nanoseconds), a little before the event's.
+	DetailPlacedAt   = "placed_at"
+	DetailReleasedAt = "released_at"
 )

@@ -92,6 +92,8 @@ type HoldResult struct {
 	// when it covers none): recorded in the custody event, it bounds the
 	// scope of a record rebuilt from the log (RebuildHolds).
 	Through uint64 `json:"-"`
+	// PlacedAt is the record's time of placement (DetailPlacedAt).
+	PlacedAt time.Time `json:"-"`
 }
 
 // ReleaseResult is what ReleaseHold did.
@@ -101,6 +103,8 @@ type ReleaseResult struct {
 	// another open matter still holds.
 	Released  int `json:"released"`
 	StillHeld int `json:"still_held"`
+	// ReleasedAt is the record's time of release (DetailReleasedAt).
+	ReleasedAt time.Time `json:"-"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -201,7 +205,7 @@ func PlaceHold(ctx context.Context, st store.Store, stream string, o HoldOptions
 		return nil, err
 	}
 	return &HoldResult{Matter: h.Matter, Stream: h.Stream, ObjectsHeld: len(h.Objects), ManifestsHeld: len(h.Manifests) / 2,
-		Through: h.through()}, nil
+		Through: h.through(), PlacedAt: h.PlacedAt}, nil
 }
 
 // through is the highest manifest sequence number h holds.
@@ -305,7 +309,7 @@ func ReleaseHold(ctx context.Context, st store.Store, matter, reason, actor stri
 	if err != nil {
 		return nil, err
 	}
-	res := &ReleaseResult{Matter: matter}
+	res := &ReleaseResult{Matter: matter, ReleasedAt: *h.ReleasedAt}
 	var lift []HeldVersion
 	for _, v := range append(append([]HeldVersion{}, h.Objects...), h.Manifests...) {
 		if others[v] {

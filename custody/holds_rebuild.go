@@ -69,8 +69,8 @@ func RebuildHolds(ctx context.Context, st store.Store, events []*Event, pub cryp
 		if m.placed == nil || !matterID.MatchString(name) {
 			continue // a release without a placement names nothing to rebuild
 		}
-		_, etag, err := readHold(ctx, st, HoldKey(name))
-		was := "damaged"
+		_, _, err := readHold(ctx, st, HoldKey(name))
+		was, etag := "damaged", ""
 		switch {
 		case err == nil:
 			continue
@@ -78,6 +78,12 @@ func RebuildHolds(ctx context.Context, st store.Store, events []*Event, pub cryp
 			was = "missing"
 		case !errors.Is(err, store.ErrUnreadable):
 			return out, err
+		default:
+			info, err := st.Head(ctx, HoldKey(name), store.GetOptions{})
+			if err != nil {
+				return out, err
+			}
+			etag = info.ETag // replace exactly the damaged bytes
 		}
 		h, err := holdFromEvents(ctx, st, m.placed, m.released, pub)
 		if err != nil {
@@ -102,9 +108,15 @@ func RebuildHolds(ctx context.Context, st store.Store, events []*Event, pub cryp
 
 // holdFromEvents builds a matter's record from its events.
 func holdFromEvents(ctx context.Context, st store.Store, placed, released *Event, pub crypto.PublicKey) (*Hold, error) {
+	at, err := detailTime(placed, DetailPlacedAt)
+	if err != nil {
+		return nil, err
+	}
+	if at.IsZero() {
+		at = placed.Time
+	}
 	o := HoldOptions{Matter: placed.Matter, Reason: placed.Reason, Actor: placed.Actor, PublicKey: pub,
-		Now: func() time.Time { return placed.Time }}
-	var err error
+		Now: func() time.Time { return at }}
 	if o.From, err = detailTime(placed, DetailFrom); err != nil {
 		return nil, err
 	}
@@ -123,7 +135,13 @@ func holdFromEvents(ctx context.Context, st store.Store, placed, released *Event
 		return nil, err
 	}
 	if released != nil {
-		t := released.Time.UTC()
+		t, err := detailTime(released, DetailReleasedAt)
+		if err != nil {
+			return nil, err
+		}
+		if t.IsZero() {
+			t = released.Time.UTC()
+		}
 		h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = &t, released.Actor, released.Reason
 	}
 	return h, nil

@@ -286,6 +286,7 @@ func TestHoldListRebuild(t *testing.T) {
 		t.Fatalf("%s not held again: %v %v", o.Key, held, err)
 	}
 	// Nothing left to rebuild: a second run changes nothing.
+	after.Rebuilt = nil
 	a.runJSON(t, &after, "hold", "list", "-c", a.cfg, "--rebuild")
 	if len(after.Rebuilt) != 0 {
 		t.Fatalf("second rebuild: %+v", after.Rebuilt)

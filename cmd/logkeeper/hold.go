@@ -75,8 +75,8 @@ func holdPlaceCommand() *cli.Command {
 			}
 			if err := recordEvent(ctx, signer, st, &custody.Event{Type: custody.EventHoldPlaced, Actor: o.Actor, Matter: o.Matter,
 				Reason: o.Reason, Stream: cf.stream, Details: map[string]string{custody.DetailFrom: nanoTime(from.t), custody.DetailTo: nanoTime(to.t),
-					custody.DetailThrough: strconv.FormatUint(res.Through, 10),
-					"objects_held":        strconv.Itoa(res.ObjectsHeld), "manifests_held": strconv.Itoa(res.ManifestsHeld)}}); err != nil {
+					custody.DetailThrough: strconv.FormatUint(res.Through, 10), custody.DetailPlacedAt: nanoTime(res.PlacedAt),
+					"objects_held": strconv.Itoa(res.ObjectsHeld), "manifests_held": strconv.Itoa(res.ManifestsHeld)}}); err != nil {
 				return err
 			}
 			if env.JSON {
@@ -129,7 +129,8 @@ func holdReleaseCommand() *cli.Command {
 				return holdError(err)
 			}
 			if err := recordEvent(ctx, signer, st, &custody.Event{Type: custody.EventHoldReleased, Actor: who, Matter: matter,
-				Reason: reason, Details: map[string]string{"released": strconv.Itoa(res.Released), "still_held": strconv.Itoa(res.StillHeld)}}); err != nil {
+				Reason: reason, Details: map[string]string{"released": strconv.Itoa(res.Released), "still_held": strconv.Itoa(res.StillHeld),
+					custody.DetailReleasedAt: nanoTime(res.ReleasedAt)}}); err != nil {
 				return err
 			}
 			if env.JSON {
