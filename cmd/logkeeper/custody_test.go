@@ -374,3 +374,33 @@ func TestHoldRace(t *testing.T) {
 		}
 	}
 }
+
+// A release that stopped after marking the record released but before
+// lifting every hold (a crash) is finished by running it again, which
+// keeps the first release's time and records another event.
+func TestHoldReleaseRerunAfterCrash(t *testing.T) {
+	a := newArchived(t)
+	st, err := fsstore.New(a.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.runJSON(t, &placeOut{}, "hold", "place", "-c", a.cfg, "--matter", "M-A", "--stream", "edge", "--reason", "r")
+	a.runJSON(t, &releaseOut{}, "hold", "release", "-c", a.cfg, "--matter", "M-A", "--reason", "done")
+	var l listOut
+	a.runJSON(t, &l, "hold", "list", "-c", a.cfg)
+	first := l.Holds[0].ReleasedAt
+	ctx := context.Background()
+	o := a.ms[1].Objects[0]
+	if err := st.SetLegalHold(ctx, o.Key, "", true); err != nil { // as if never lifted
+		t.Fatal(err)
+	}
+	var r releaseOut
+	a.runJSON(t, &r, "hold", "release", "-c", a.cfg, "--matter", "M-A", "--reason", "done")
+	if held, _ := st.LegalHold(ctx, o.Key, ""); held || r.Released != 10 {
+		t.Fatalf("re-run of a release: %s held %v, %+v", o.Key, held, r)
+	}
+	a.runJSON(t, &l, "hold", "list", "-c", a.cfg)
+	if first == nil || !l.Holds[0].ReleasedAt.Equal(*first) {
+		t.Fatalf("re-run changed the release time: %v, was %v", l.Holds[0].ReleasedAt, first)
+	}
+}
