@@ -3,14 +3,22 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/logkeeper/logkeeper/custody"
+	"github.com/logkeeper/logkeeper/export"
 	"github.com/logkeeper/logkeeper/internal/config"
+	"github.com/logkeeper/logkeeper/internal/signing"
+	"github.com/logkeeper/logkeeper/internal/store/memstore"
 )
 
 // stsServer answers GetCallerIdentity on 127.0.0.1 with status code and
@@ -132,5 +140,42 @@ func TestResolveActor(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", ep)
 	if got := ResolveActor(ctx, s3Config(), "", log); !strings.HasPrefix(got, "arn:aws:sts::") || n.Load() != 1 {
 		t.Fatalf("AWS_ENDPOINT_URL: %q after %d requests", got, n.Load())
+	}
+}
+
+// The daemon's runner records every run that wrote a manifest (each part
+// of a run sealed in parts), as the resolved actor; a run that wrote
+// nothing records nothing, and its error is the run's.
+func TestRecordingRunner(t *testing.T) {
+	ctx := context.Background()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := signing.NewKeySigner(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memstore.New(memstore.Options{})
+	rec := &Recorder{Store: st, Signer: signer, Actor: "scheduler"}
+	res := &export.Result{RunID: "r1", Stream: "edge", Files: 3, Bytes: 30, Parts: 2,
+		Sealed: []export.Sealed{{Sequence: 7, SHA256: "aa"}, {Sequence: 8, SHA256: "bb"}}}
+	fail := errors.New("source down")
+	runs := []struct {
+		res *export.Result
+		err error
+	}{{res, nil}, {nil, fail}}
+	for _, r := range runs {
+		run := RecordingRunner(func(context.Context, time.Time, string) (*export.Result, error) { return r.res, r.err },
+			rec, slog.New(slog.DiscardHandler))
+		if got, err := run(ctx, time.Now(), "scheduled"); got != r.res || err != r.err {
+			t.Fatalf("runner returned %v %v, want the run's %v %v", got, err, r.res, r.err)
+		}
+	}
+	rep, err := custody.ReadLog(ctx, st, signer.Public())
+	if err != nil || len(rep.Problems) != 0 || len(rep.Events) != 1 {
+		t.Fatalf("log: %+v %v", rep, err)
+	}
+	e := rep.Events[0].Event
+	if e.Type != custody.EventExportRun || e.Actor != "scheduler" || e.Reason != "scheduled" || e.Stream != "edge" || e.Host == "" ||
+		e.Details["sequences"] != "7,8" || e.Details["manifest_sha256"] != "aa,bb" || e.Details["run_id"] != "r1" || e.Details["parts"] != "2" {
+		t.Fatalf("event %+v", e)
 	}
 }
