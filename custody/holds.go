@@ -88,6 +88,12 @@ type HoldResult struct {
 	Stream        string `json:"stream"`
 	ObjectsHeld   int    `json:"objects_held"`
 	ManifestsHeld int    `json:"manifests_held"`
+	// Through is the last manifest sequence number the hold covers (0
+	// when it covers none): recorded in the custody event, it bounds the
+	// scope of a record rebuilt from the log (RebuildHolds).
+	Through uint64 `json:"-"`
+	// PlacedAt is the record's time of placement (DetailPlacedAt).
+	PlacedAt time.Time `json:"-"`
 }
 
 // ReleaseResult is what ReleaseHold did.
@@ -97,6 +103,8 @@ type ReleaseResult struct {
 	// another open matter still holds.
 	Released  int `json:"released"`
 	StillHeld int `json:"still_held"`
+	// ReleasedAt is the record's time of release (DetailReleasedAt).
+	ReleasedAt time.Time `json:"-"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -175,7 +183,7 @@ func PlaceHold(ctx context.Context, st store.Store, stream string, o HoldOptions
 	h, _, err := readHold(ctx, st, HoldKey(o.Matter))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if h, err = newHold(ctx, st, stream, o); err != nil {
+		if h, err = newHold(ctx, st, stream, o, noBound); err != nil {
 			return nil, err
 		}
 		err = writeHold(ctx, st, h, store.PutOptions{IfNotExists: true})
@@ -196,12 +204,41 @@ func PlaceHold(ctx context.Context, st store.Store, stream string, o HoldOptions
 	if err := setHolds(ctx, lh, all, true, o.Observer); err != nil {
 		return nil, err
 	}
-	return &HoldResult{Matter: h.Matter, Stream: h.Stream, ObjectsHeld: len(h.Objects), ManifestsHeld: len(h.Manifests) / 2}, nil
+	return &HoldResult{Matter: h.Matter, Stream: h.Stream, ObjectsHeld: len(h.Objects), ManifestsHeld: len(h.Manifests) / 2,
+		Through: h.through(), PlacedAt: h.PlacedAt}, nil
+}
+
+// through is the highest manifest sequence number h holds.
+func (h *Hold) through() uint64 {
+	var n uint64
+	for _, v := range h.Manifests {
+		if s, ok := manifest.ParseKey(h.Stream, v.Key); ok && s > n {
+			n = s
+		}
+	}
+	return n
+}
+
+// bound limits the runs a matter's record lists: those up to sequence
+// number seq, or (for a log written before the sequence was recorded)
+// those finished by placed.
+type bound struct {
+	seq    uint64
+	placed time.Time
+}
+
+var noBound = bound{seq: ^uint64(0)}
+
+func (b bound) admits(e *Entry) bool {
+	if b.seq == 0 && !b.placed.IsZero() {
+		return !e.Manifest.FinishedAt.After(b.placed)
+	}
+	return e.Sequence <= b.seq
 }
 
 // newHold builds a matter's record: the checked runs in range and the
 // versions of their manifests, signatures and objects.
-func newHold(ctx context.Context, st store.Store, stream string, o HoldOptions) (*Hold, error) {
+func newHold(ctx context.Context, st store.Store, stream string, o HoldOptions, b bound) (*Hold, error) {
 	entries, _, err := selectRuns(ctx, st, stream, BundleOptions{From: o.From, To: o.To, PublicKey: o.PublicKey})
 	if err != nil {
 		return nil, err
@@ -209,6 +246,9 @@ func newHold(ctx context.Context, st store.Store, stream string, o HoldOptions) 
 	h := &Hold{Schema: HoldSchema, Matter: o.Matter, Stream: stream, From: timePtr(o.From), To: timePtr(o.To),
 		Reason: o.Reason, PlacedAt: o.Now().UTC(), PlacedBy: o.Actor, Objects: []HeldVersion{}, Manifests: []HeldVersion{}}
 	for _, e := range entries {
+		if !b.admits(e) {
+			continue
+		}
 		for _, key := range []string{e.Key, manifest.SignatureKey(e.Key, e.Manifest.RunID)} {
 			info, err := st.Head(ctx, key, store.GetOptions{})
 			if err != nil {
@@ -241,9 +281,15 @@ func setHolds(ctx context.Context, lh store.LegalHolder, vs []HeldVersion, on bo
 }
 
 // ReleaseHold lifts a matter's hold from every version it holds that no
-// other open matter holds, then marks the matter released. Releasing a
+// other open matter holds, and marks the matter released. Releasing a
 // released matter lifts again what it held (a re-run after a crash) and
 // keeps the first release's time. An unknown matter is ErrUnknownMatter.
+//
+// The record is marked released before anything is lifted, and the open
+// matters are read again after lifting: a version another matter placed
+// or kept meanwhile (a release or placement racing this one) is held
+// again. So two matters released at once leave nothing held, and a matter
+// placed during a release keeps what it holds.
 func ReleaseHold(ctx context.Context, st store.Store, matter, reason, actor string, now time.Time, obs Observer) (*ReleaseResult, error) {
 	if !matterID.MatchString(matter) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidMatter, matter)
@@ -255,13 +301,67 @@ func ReleaseHold(ctx context.Context, st store.Store, matter, reason, actor stri
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", store.ErrNoLegalHold, st.Describe())
 	}
-	h, etag, err := readHold(ctx, st, HoldKey(matter))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownMatter, matter)
-	}
+	h, err := markReleased(ctx, st, matter, reason, actor, now)
 	if err != nil {
 		return nil, err
 	}
+	others, err := openHolds(ctx, st, matter)
+	if err != nil {
+		return nil, err
+	}
+	res := &ReleaseResult{Matter: matter, ReleasedAt: *h.ReleasedAt}
+	var lift []HeldVersion
+	for _, v := range append(append([]HeldVersion{}, h.Objects...), h.Manifests...) {
+		if others[v] {
+			res.StillHeld++
+		} else {
+			lift = append(lift, v)
+		}
+	}
+	if err := setHolds(ctx, lh, lift, false, obs); err != nil {
+		return nil, err
+	}
+	if others, err = openHolds(ctx, st, matter); err != nil {
+		return nil, err
+	}
+	var again []HeldVersion
+	for _, v := range lift {
+		if others[v] {
+			again = append(again, v)
+		}
+	}
+	if err := setHolds(ctx, lh, again, true, noObserver{}); err != nil {
+		return nil, err
+	}
+	res.Released, res.StillHeld = len(lift)-len(again), res.StillHeld+len(again)
+	return res, nil
+}
+
+// markReleased reads a matter's record and marks it released, unless it
+// is already: a record changed meanwhile is read again.
+func markReleased(ctx context.Context, st store.Store, matter, reason, actor string, now time.Time) (*Hold, error) {
+	for range appendRetries {
+		h, etag, err := readHold(ctx, st, HoldKey(matter))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s", ErrUnknownMatter, matter)
+		}
+		if err != nil || h.ReleasedAt != nil {
+			return h, err
+		}
+		t := now.UTC()
+		h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = &t, actor, reason
+		err = writeHold(ctx, st, h, store.PutOptions{IfMatch: etag})
+		if errors.Is(err, store.ErrPreconditionFailed) {
+			continue
+		}
+		return h, err
+	}
+	return nil, fmt.Errorf("release %s: its record kept changing: %w", matter, store.ErrPreconditionFailed)
+}
+
+// openHolds returns the versions held by the open matters other than
+// matter.
+func openHolds(ctx context.Context, st store.Store, matter string) (map[HeldVersion]bool, error) {
 	holds, err := ListHolds(ctx, st)
 	if err != nil {
 		return nil, err
@@ -275,27 +375,7 @@ func ReleaseHold(ctx context.Context, st store.Store, matter, reason, actor stri
 			others[v] = true
 		}
 	}
-	res := &ReleaseResult{Matter: matter}
-	var lift []HeldVersion
-	for _, v := range append(append([]HeldVersion{}, h.Objects...), h.Manifests...) {
-		if others[v] {
-			res.StillHeld++
-		} else {
-			lift = append(lift, v)
-		}
-	}
-	if err := setHolds(ctx, lh, lift, false, obs); err != nil {
-		return nil, err
-	}
-	res.Released = len(lift)
-	if h.ReleasedAt == nil {
-		t := now.UTC()
-		h.ReleasedAt, h.ReleasedBy, h.ReleaseReason = &t, actor, reason
-		if err := writeHold(ctx, st, h, store.PutOptions{IfMatch: etag}); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
+	return others, nil
 }
 
 // ListHolds returns every matter's record, sorted by matter. A record

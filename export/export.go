@@ -109,9 +109,20 @@ type Result struct {
 	Manifest *manifest.Manifest `json:"-"`
 	// Parts is the number of manifests the run wrote.
 	Parts int `json:"parts"`
+	// Sealed are the manifests the run wrote, in order: what its custody
+	// event records.
+	Sealed []Sealed `json:"-"`
 
 	attempted int               // files the run tried: new ones and listing failures
 	firstFail *manifest.Failure // the first failure, in whichever part
+}
+
+// Sealed is one manifest a run wrote: its sequence number, key and the
+// hex SHA-256 of its exact bytes.
+type Sealed struct {
+	Sequence uint64
+	Key      string
+	SHA256   string
 }
 
 // ErrFilesFailed is returned (wrapped) by Run when the manifest was written
@@ -389,6 +400,7 @@ func (j *Job) seal(ctx context.Context, log *slog.Logger, runID, reason string, 
 		Skipped:      p.listed - len(p.todo) - len(p.skipped) - len(p.failures),
 		NotCollected: len(p.skipped), Failed: len(m.Failures), ManifestKey: entry.Key, Manifest: m,
 		attempted: len(p.todo) + len(p.failures), Parts: 1,
+		Sealed: []Sealed{{Sequence: entry.Sequence, Key: entry.Key, SHA256: entry.SHA256}},
 	}
 	log.Info("export finished", "files", res.Files, "bytes", res.Bytes, "skipped", res.Skipped, "not_collected", res.NotCollected, "failed", res.Failed, "manifest", res.ManifestKey)
 	return res, nil

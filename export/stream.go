@@ -187,6 +187,7 @@ type sealer struct {
 	last      *manifest.Manifest
 	lastKey   string
 	lastSeq   uint64
+	sealed    []Sealed
 	files     int
 	bytes     int64
 	skipped   int
@@ -299,6 +300,7 @@ func (s *sealer) seal(ctx context.Context, final bool) error {
 	}
 	s.parts++
 	s.last, s.lastKey, s.lastSeq = m, entry.Key, entry.Sequence
+	s.sealed = append(s.sealed, Sealed{Sequence: entry.Sequence, Key: entry.Key, SHA256: entry.SHA256})
 	if !final {
 		s.log.Info("part sealed", "part", s.parts, "manifest", entry.Key, "objects", len(m.Objects))
 	}
@@ -313,6 +315,7 @@ func (s *sealer) result(listed, todo int) *Result {
 		Skipped:      listed - todo - s.skipped - (s.attempted - todo),
 		NotCollected: s.skipped, Failed: s.failed, ManifestKey: s.lastKey, Manifest: s.last,
 		Parts:     s.parts,
+		Sealed:    s.sealed,
 		attempted: s.attempted,
 		firstFail: s.firstFail,
 	}

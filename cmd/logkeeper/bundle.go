@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os/user"
 	"strconv"
 	"time"
 
@@ -35,14 +34,6 @@ func (f *timeFlag) Set(s string) error {
 	return nil
 }
 
-// osUser is the operating-system account running the command.
-func osUser() string {
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return "unknown"
-}
-
 func bundleCommand() *cli.Command {
 	var (
 		cf       configFlags
@@ -61,7 +52,7 @@ func bundleCommand() *cli.Command {
 			fs.Var(&from, "from", "bundle runs whose window ends after this `time` (RFC 3339)")
 			fs.Var(&to, "to", "bundle runs whose window starts before this `time` (RFC 3339)")
 			fs.StringVar(&o.Out, "out", "", "output `folder`; must not exist or be empty")
-			fs.StringVar(&o.Actor, "actor", "", "`name` of who produces the bundle (default the OS user)")
+			fs.StringVar(&o.Actor, "actor", "", actorUsage)
 			fs.StringVar(&reason, "reason", "discovery production", "`text` recorded in the custody log: why the bundle is produced")
 		},
 		Run: func(ctx context.Context, env *cli.Env) error {
@@ -72,13 +63,11 @@ func bundleCommand() *cli.Command {
 				return cli.Usage(fmt.Errorf("--from %s is not before --to %s", from.String(), to.String()))
 			}
 			o.From, o.To = from.t, to.t
-			if o.Actor == "" {
-				o.Actor = osUser()
-			}
 			cfg, err := cf.load()
 			if err != nil {
 				return err
 			}
+			o.Actor = actor(ctx, env, cfg, o.Actor)
 			signer, err := openSigner(ctx, cfg)
 			if err != nil {
 				return err

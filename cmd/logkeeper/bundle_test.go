@@ -177,8 +177,8 @@ func TestBundleTamper(t *testing.T) {
 	a.bundle(t, out)
 	pub := filepath.Join(a.dir, "key.pem.pub")
 	var ix bundle.Index
-	if err := json.Unmarshal(mustRead(t, filepath.Join(out, bundle.IndexFile)), &ix); err != nil || len(ix.Events) != 2 || ix.Events[0].Sequence != 1 || ix.Events[1].Sequence != 3 {
-		t.Fatalf("bundle of M-1 holds events %+v (%v), want 1 and 3 (M-1 placed and released)", ix.Events, err)
+	if err := json.Unmarshal(mustRead(t, filepath.Join(out, bundle.IndexFile)), &ix); err != nil || len(ix.Events) != 2 || ix.Events[0].Sequence != 4 || ix.Events[1].Sequence != 6 {
+		t.Fatalf("bundle of M-1 holds events %+v (%v), want 4 and 6 (M-1 placed and released, after 3 export runs)", ix.Events, err)
 	}
 	paths := sumsPaths(t, out)
 	sort.Strings(paths)

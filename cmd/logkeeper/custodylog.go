@@ -8,6 +8,7 @@ import (
 
 	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/internal/cli"
+	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/signing"
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/service/app"
@@ -16,13 +17,21 @@ import (
 // recordEvent appends a custody event signed with signer: a failure is a
 // command that could not complete, saying what was done but not recorded.
 func recordEvent(ctx context.Context, signer signing.Signer, st store.Store, e *custody.Event) error {
-	ex := app.Exporter()
-	e.Host, e.Version, e.Time = ex.Host, ex.Version, time.Now()
-	if err := custody.AppendEvent(ctx, st, signer, e); err != nil {
+	rec := &app.Recorder{Store: st, Signer: signer}
+	if err := rec.Record(ctx, e); err != nil {
 		return cli.Incomplete(fmt.Errorf("%s done, but not recorded in the custody log: %w", e.Type, err))
 	}
 	return nil
 }
+
+// actor resolves who records an event (app.ResolveActor): --actor, else
+// the AWS caller identity for an S3 store, else the OS user.
+func actor(ctx context.Context, env *cli.Env, cfg *config.Config, flag string) string {
+	return app.ResolveActor(ctx, cfg, flag, env.Log)
+}
+
+// actorUsage is the help of every --actor flag.
+const actorUsage = "`name` recorded in the custody log as who acted (default: the AWS caller identity for an S3 store, else the OS user)"
 
 type logEvent struct {
 	Sequence uint64            `json:"sequence"`
@@ -45,7 +54,7 @@ func custodyLogCommand() *cli.Command {
 	)
 	return &cli.Command{
 		Name:     "custody log",
-		Summary:  "List the store's custody log (holds placed and released, bundles produced) and verify it: links, signatures, no gaps.",
+		Summary:  "List the store's custody log (export runs, verifications, holds placed and released, bundles produced) and verify it: links, signatures, no gaps.",
 		Example:  "logkeeper custody log -c /etc/logkeeper/logkeeper.yaml --matter M-2026-17",
 		Required: []string{"c"},
 		Flags: func(fs *flag.FlagSet) {

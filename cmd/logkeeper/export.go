@@ -16,6 +16,7 @@ func exportCommand() *cli.Command {
 		cf       configFlags
 		reason   string
 		staleAge time.Duration
+		who      string
 	)
 	return &cli.Command{
 		Name:     "export",
@@ -27,6 +28,7 @@ func exportCommand() *cli.Command {
 			fs.StringVar(&reason, "reason", "manual export", "`text` recorded in the manifest: why this run happens")
 			fs.DurationVar(&staleAge, "stale-upload-age", export.DefaultStaleUploadAge,
 				"abort unfinished uploads of killed runs under the stream's objects older than this `age` (0: all; only when no other exporter of the stream runs)")
+			fs.StringVar(&who, "actor", "", actorUsage)
 		},
 		Run: func(ctx context.Context, env *cli.Env) error {
 			cfg, st, err := cf.loadStore(ctx)
@@ -52,6 +54,13 @@ func exportCommand() *cli.Command {
 			res, err := job.Run(ctx, time.Time{}, reason)
 			if res != nil {
 				printExport(env, res, time.Since(started))
+			}
+			if res != nil && len(res.Sealed) > 0 {
+				e := app.ExportRunEvent(res, reason)
+				e.Actor = actor(ctx, env, cfg, who)
+				if rerr := recordEvent(ctx, signer, st, e); rerr != nil {
+					return rerr
+				}
 			}
 			if errors.Is(err, export.ErrFilesFailed) {
 				return cli.Problems(err) // a partial run: the manifest lists the failures

@@ -10,6 +10,7 @@ import (
 
 	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/internal/cli"
+	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/store"
 )
 
@@ -42,20 +43,18 @@ func holdPlaceCommand() *cli.Command {
 			fs.Var(&from, "from", "hold runs whose window ends after this `time` (RFC 3339)")
 			fs.Var(&to, "to", "hold runs whose window starts before this `time` (RFC 3339)")
 			fs.StringVar(&o.Reason, "reason", "", "`text`: why the hold is placed")
-			fs.StringVar(&o.Actor, "actor", "", "`name` of who places the hold (default the OS user)")
+			fs.StringVar(&o.Actor, "actor", "", actorUsage)
 		},
 		Run: func(ctx context.Context, env *cli.Env) error {
 			if !from.t.IsZero() && !to.t.IsZero() && !from.t.Before(to.t) {
 				return cli.Usage(fmt.Errorf("--from %s is not before --to %s", from.String(), to.String()))
 			}
 			o.From, o.To = from.t, to.t
-			if o.Actor == "" {
-				o.Actor = osUser()
-			}
 			cfg, err := cf.load()
 			if err != nil {
 				return err
 			}
+			o.Actor = actor(ctx, env, cfg, o.Actor)
 			if o.PublicKey, err = publicKey(ctx, cfg, ""); err != nil {
 				return err
 			}
@@ -75,7 +74,8 @@ func holdPlaceCommand() *cli.Command {
 				return holdError(err)
 			}
 			if err := recordEvent(ctx, signer, st, &custody.Event{Type: custody.EventHoldPlaced, Actor: o.Actor, Matter: o.Matter,
-				Reason: o.Reason, Stream: cf.stream, Details: map[string]string{"from": from.String(), "to": to.String(),
+				Reason: o.Reason, Stream: cf.stream, Details: map[string]string{custody.DetailFrom: nanoTime(from.t), custody.DetailTo: nanoTime(to.t),
+					custody.DetailThrough: strconv.FormatUint(res.Through, 10), custody.DetailPlacedAt: nanoTime(res.PlacedAt),
 					"objects_held": strconv.Itoa(res.ObjectsHeld), "manifests_held": strconv.Itoa(res.ManifestsHeld)}}); err != nil {
 				return err
 			}
@@ -93,7 +93,7 @@ func holdReleaseCommand() *cli.Command {
 	var (
 		cf             configFlags
 		matter, reason string
-		actor          string
+		who            string
 	)
 	return &cli.Command{
 		Name:     "hold release",
@@ -104,16 +104,14 @@ func holdReleaseCommand() *cli.Command {
 			cf.define(fs, false)
 			fs.StringVar(&matter, "matter", "", "matter `id`")
 			fs.StringVar(&reason, "reason", "", "`text`: why the hold is released")
-			fs.StringVar(&actor, "actor", "", "`name` of who releases the hold (default the OS user)")
+			fs.StringVar(&who, "actor", "", actorUsage)
 		},
 		Run: func(ctx context.Context, env *cli.Env) error {
-			if actor == "" {
-				actor = osUser()
-			}
 			cfg, err := cf.load()
 			if err != nil {
 				return err
 			}
+			who = actor(ctx, env, cfg, who)
 			signer, err := openSigner(ctx, cfg)
 			if err != nil {
 				return err
@@ -126,12 +124,13 @@ func holdReleaseCommand() *cli.Command {
 			if p := env.Progress("release", "version"); p != nil {
 				obs = p
 			}
-			res, err := custody.ReleaseHold(ctx, st, matter, reason, actor, time.Now(), obs)
+			res, err := custody.ReleaseHold(ctx, st, matter, reason, who, time.Now(), obs)
 			if err != nil {
 				return holdError(err)
 			}
-			if err := recordEvent(ctx, signer, st, &custody.Event{Type: custody.EventHoldReleased, Actor: actor, Matter: matter,
-				Reason: reason, Details: map[string]string{"released": strconv.Itoa(res.Released), "still_held": strconv.Itoa(res.StillHeld)}}); err != nil {
+			if err := recordEvent(ctx, signer, st, &custody.Event{Type: custody.EventHoldReleased, Actor: who, Matter: matter,
+				Reason: reason, Details: map[string]string{"released": strconv.Itoa(res.Released), "still_held": strconv.Itoa(res.StillHeld),
+					custody.DetailReleasedAt: nanoTime(res.ReleasedAt)}}); err != nil {
 				return err
 			}
 			if env.JSON {
@@ -142,6 +141,14 @@ func holdReleaseCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// nanoTime is t in RFC 3339 with its fraction, or "" for no time.
+func nanoTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // holdSummary is one matter in hold list.
@@ -160,20 +167,33 @@ type holdSummary struct {
 }
 
 func holdListCommand() *cli.Command {
-	var cf configFlags
+	var (
+		cf      configFlags
+		rebuild bool
+	)
 	return &cli.Command{
 		Name:     "hold list",
-		Summary:  "List every matter's legal hold: scope, counts, who placed it and when, and whether released.",
-		Example:  "logkeeper hold list -c /etc/logkeeper/logkeeper.yaml --json",
+		Summary:  "List every matter's legal hold: scope, counts, who placed it and when, and whether released (--rebuild: restore lost records from the custody log).",
+		Example:  "logkeeper hold list -c /etc/logkeeper/logkeeper.yaml --json\nlogkeeper hold list -c /etc/logkeeper/logkeeper.yaml --rebuild",
 		Required: []string{"c"},
-		Flags:    func(fs *flag.FlagSet) { cf.define(fs, false) },
+		Flags: func(fs *flag.FlagSet) {
+			cf.define(fs, false)
+			fs.BoolVar(&rebuild, "rebuild", false, "first rewrite every matter record that is missing or damaged from the custody log (which must verify clean), and set the holds of open matters again")
+		},
 		Run: func(ctx context.Context, env *cli.Env) error {
 			cfg, err := cf.load()
 			if err != nil {
 				return err
 			}
-			st, err := openStoreReadOnly(ctx, cfg)
-			if err != nil {
+			var (
+				st      store.Store
+				rebuilt []custody.Rebuilt
+			)
+			if rebuild {
+				if st, rebuilt, err = rebuildHolds(ctx, env, cfg); err != nil {
+					return err
+				}
+			} else if st, err = openStoreReadOnly(ctx, cfg); err != nil {
 				return err
 			}
 			holds, lerr := custody.ListHolds(ctx, st)
@@ -181,8 +201,9 @@ func holdListCommand() *cli.Command {
 				return cli.Incomplete(lerr)
 			}
 			out := struct {
-				Holds []holdSummary `json:"holds"`
-			}{Holds: []holdSummary{}}
+				Holds   []holdSummary     `json:"holds"`
+				Rebuilt []custody.Rebuilt `json:"rebuilt,omitempty"`
+			}{Holds: []holdSummary{}, Rebuilt: rebuilt}
 			for _, h := range holds {
 				out.Holds = append(out.Holds, holdSummary{Matter: h.Matter, Stream: h.Stream, From: h.From, To: h.To,
 					Objects: len(h.Objects), Manifests: len(h.Manifests) / 2, PlacedAt: h.PlacedAt, PlacedBy: h.PlacedBy,
@@ -191,6 +212,9 @@ func holdListCommand() *cli.Command {
 			if env.JSON {
 				env.PrintJSON(out) //nolint:errcheck // stdout
 			} else {
+				for _, r := range rebuilt {
+					env.Printf("matter %s: record was %s, rebuilt from the custody log; %s held again\n", r.Matter, r.Was, cli.Count(r.Held, "version", ""))
+				}
 				for _, h := range out.Holds {
 					state := "open"
 					if h.ReleasedAt != nil {
@@ -204,4 +228,42 @@ func holdListCommand() *cli.Command {
 			return cli.Problems(lerr)
 		},
 	}
+}
+
+// rebuildHolds is hold list --rebuild: it reads and verifies the custody
+// log and rewrites the matter records it can vouch for. A log that fails
+// verification rebuilds nothing (exit 1, its problems named).
+func rebuildHolds(ctx context.Context, env *cli.Env, cfg *config.Config) (store.Store, []custody.Rebuilt, error) {
+	pub, err := publicKey(ctx, cfg, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep, err := custody.ReadLog(ctx, st, pub)
+	if err != nil {
+		return nil, nil, cli.Incomplete(err)
+	}
+	if len(rep.Problems) > 0 {
+		var errs []error
+		for _, p := range rep.Problems {
+			errs = append(errs, fmt.Errorf("%s %s: %s", p.Kind, p.Key, p.Detail))
+		}
+		return nil, nil, cli.Problems(fmt.Errorf("the custody log fails verification, nothing rebuilt: %w", errors.Join(errs...)))
+	}
+	events := make([]*custody.Event, len(rep.Events))
+	for i, le := range rep.Events {
+		events[i] = le.Event
+	}
+	var obs custody.Observer
+	if p := env.Progress("rebuild", "version"); p != nil {
+		obs = p
+	}
+	rebuilt, err := custody.RebuildHolds(ctx, st, events, pub, obs)
+	if err != nil {
+		return nil, nil, holdError(err)
+	}
+	return st, rebuilt, nil
 }

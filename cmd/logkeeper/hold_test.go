@@ -19,6 +19,7 @@ import (
 	"github.com/logkeeper/logkeeper/internal/store/fsstore"
 	"github.com/logkeeper/logkeeper/internal/store/s3store"
 	"github.com/logkeeper/logkeeper/internal/testenv"
+	"github.com/logkeeper/logkeeper/service/app"
 )
 
 type placeOut struct {
@@ -132,13 +133,14 @@ func holdScenario(t *testing.T, a *archived, del func(key, version string) error
 		}
 		steps = append(steps, strings.Join([]string{e.Type, e.Matter, e.Actor, e.Reason}, " "))
 	}
-	want := []string{"hold_placed M-A alice letter A", "hold_placed M-A alice letter A", "hold_placed M-B bob letter B",
+	exported := "export_run  " + app.OSUser() + " manual export"
+	want := []string{exported, exported, exported, "hold_placed M-A alice letter A", "hold_placed M-A alice letter A", "hold_placed M-B bob letter B",
 		"hold_released M-A alice settled", "hold_released M-B bob closed"}
 	if !log.Valid || strings.Join(steps, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("custody log: valid %v\n%s\nwant\n%s", log.Valid, strings.Join(steps, "\n"), strings.Join(want, "\n"))
 	}
 	a.runJSON(t, &log, "custody", "log", "-c", cfg, "--matter", "M-B")
-	if len(log.Events) != 2 || log.Events[0].Matter != "M-B" || log.Events[0].Sequence != 3 {
+	if len(log.Events) != 2 || log.Events[0].Matter != "M-B" || log.Events[0].Sequence != 6 {
 		t.Fatalf("custody log --matter M-B: %+v", log.Events)
 	}
 	code, _, errs := a.run("hold", "release", "-c", cfg, "--matter", "M-Z", "--reason", "x")
@@ -166,20 +168,20 @@ func TestHoldsFileStore(t *testing.T) {
 	})
 
 	// An altered event, or one taken out, fails the log (exit 1), named.
-	ev := filepath.Join(a.root, "_custody", "events", fmt.Sprintf("%020d.json", 3))
+	ev := filepath.Join(a.root, "_custody", "events", fmt.Sprintf("%020d.json", 6))
 	orig := mustRead(t, ev)
 	os.WriteFile(ev, []byte(strings.Replace(string(orig), "letter B", "letter C", 1)), 0o644)
 	code, out, _ := a.run("custody", "log", "-c", a.cfg, "--json")
 	if code != cli.ExitProblems || !strings.Contains(out, `"valid": false`) || !strings.Contains(out, `"kind": "signature_invalid",
-      "key": "_custody/events/00000000000000000003.json"`) || !strings.Contains(out, `"kind": "chain_link_mismatch",
-      "key": "_custody/events/00000000000000000004.json"`) {
-		t.Fatalf("custody log with event 3 altered: exit %d\n%s", code, out)
+      "key": "_custody/events/00000000000000000006.json"`) || !strings.Contains(out, `"kind": "chain_link_mismatch",
+      "key": "_custody/events/00000000000000000007.json"`) {
+		t.Fatalf("custody log with event 6 altered: exit %d\n%s", code, out)
 	}
 	os.Remove(ev)
 	code, out, _ = a.run("custody", "log", "-c", a.cfg, "--json")
 	if code != cli.ExitProblems || !strings.Contains(out, `"kind": "manifest_missing",
-      "key": "_custody/events/00000000000000000003.json"`) {
-		t.Fatalf("custody log with event 3 removed: exit %d\n%s", code, out)
+      "key": "_custody/events/00000000000000000006.json"`) {
+		t.Fatalf("custody log with event 6 removed: exit %d\n%s", code, out)
 	}
 }
 

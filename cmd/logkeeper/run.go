@@ -29,6 +29,7 @@ func runCommand() *cli.Command {
 		listenRemote bool
 		once         bool
 		verifyEvery  time.Duration
+		actor        string
 	)
 	return &cli.Command{
 		Name:     "run",
@@ -40,6 +41,7 @@ func runCommand() *cli.Command {
 			fs.StringVar(&listen, "listen", "", "serve /healthz, /readyz and /metrics on this `address` (loopback only unless --listen-remote); off when empty")
 			fs.BoolVar(&listenRemote, "listen-remote", false, "allow a --listen address that is not on loopback (e.g. 0.0.0.0:9090 in a container)")
 			fs.BoolVar(&once, "once", false, "run one tick of every stream (catching up at most daemon.max_backfill_windows windows each) and exit")
+			fs.StringVar(&actor, "actor", "", "`name` recorded in the custody log as who ran the exports (default: the AWS caller identity for an S3 store, else the OS user)")
 			fs.DurationVar(&verifyEvery, "verify-every", 0, "verify every stream's chain this often (a `duration`) and report problems in the metrics (0: never)")
 		},
 		Run: func(ctx context.Context, env *cli.Env) error {
@@ -48,12 +50,12 @@ func runCommand() *cli.Command {
 					return cli.Usage(err)
 				}
 			}
-			return runDaemon(ctx, env, cf.path, listen, once, verifyEvery)
+			return runDaemon(ctx, env, cf.path, listen, once, verifyEvery, actor)
 		},
 	}
 }
 
-func runDaemon(ctx context.Context, env *cli.Env, cfgPath, listen string, once bool, verifyEvery time.Duration) error {
+func runDaemon(ctx context.Context, env *cli.Env, cfgPath, listen string, once bool, verifyEvery time.Duration, actor string) error {
 	log := env.Log
 	m := metrics.New()
 	load := func(ctx context.Context) (*daemon.Setup, error) {
@@ -61,7 +63,7 @@ func runDaemon(ctx context.Context, env *cli.Env, cfgPath, listen string, once b
 		if err != nil {
 			return nil, err
 		}
-		return app.DaemonSetup(ctx, cfg, log, m)
+		return app.DaemonSetup(ctx, cfg, log, m, actor)
 	}
 	opts := daemon.Options{Load: load, Logger: log, Metrics: m, VerifyEvery: verifyEvery}
 	if once && !env.JSON {

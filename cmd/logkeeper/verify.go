@@ -23,6 +23,7 @@ func verifyCommand() *cli.Command {
 		checkpoint string
 		origin     string
 		note       []byte
+		rec        recordFlags
 	)
 	return &cli.Command{
 		Name:     "verify",
@@ -38,6 +39,7 @@ func verifyCommand() *cli.Command {
 			fs.StringVar(&checkpoint, "checkpoint", "", "`SEQ:SHA256` of a manifest recorded at an earlier verify (head and head_sha256), or a checkpoint note FILE (logkeeper checkpoint): reports a chain cut short or rewritten since")
 			fs.StringVar(&origin, "origin", "", "`URL` where the archive was written (s3://BUCKET/PREFIX or file:///PATH), to verify a copy of it; default store.origin, else store.url")
 			fs.DurationVar(&opts.MaxAge, "max-age", 0, "report chain_stale when the newest manifest's window ended longer ago than `DUR` (0: no check)")
+			rec.define(fs)
 		},
 		Run: func(ctx context.Context, env *cli.Env) error {
 			if opts.From > 0 && opts.To > 0 && opts.From > opts.To {
@@ -73,6 +75,9 @@ func verifyCommand() *cli.Command {
 			if opts.PublicKey, err = publicKey(ctx, cfg, pubkey); err != nil {
 				return err
 			}
+			if err := rec.open(ctx, env, cfg); err != nil {
+				return err
+			}
 			st, err := openStoreReadOnly(ctx, cfg)
 			if err != nil {
 				return err
@@ -99,6 +104,9 @@ func verifyCommand() *cli.Command {
 				return cli.Incomplete(fmt.Errorf("could not complete: %w", err))
 			}
 			printVerify(env, rep, opts, time.Since(started))
+			if err := rec.verification(ctx, rep, opts); err != nil {
+				return err
+			}
 			if len(rep.Problems) > 0 {
 				return cli.Reported(cli.ExitProblems)
 			}

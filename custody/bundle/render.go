@@ -76,8 +76,9 @@ proofs/      for each file, an RFC 6962 inclusion proof of its record in its
              manifest's Merkle root
 manifests/   the signed manifests (JSON) and their signatures (.sig); each
              manifest names the previous one by the SHA-256 of its bytes
-custody/     the matter's custody events (holds placed and released) from
-             the archive's signed, hash-chained custody log, with signatures
+custody/     the matter's custody events (holds placed and released,
+             verifications recorded for it, earlier bundles) from the
+             archive's signed, hash-chained custody log, with signatures
 pubkey.pem   the public key the manifests are signed with (%s)
 index.json   machine-readable index; index.html the same, readable
 SHA256SUMS   the SHA-256 of every other file in this folder

@@ -15,8 +15,10 @@ import (
 
 // DaemonSetup opens the store and signer of cfg and builds what the daemon
 // runs: a job per stream, its schedule, and the leases' settings (TTL and
-// encryption). Every problem is joined in the error.
-func DaemonSetup(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (*daemon.Setup, error) {
+// encryption). Every problem is joined in the error. Each run that writes a
+// manifest is recorded in the custody log as actor (see ResolveActor; ""
+// resolves it).
+func DaemonSetup(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics, actor string) (*daemon.Setup, error) {
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -25,6 +27,7 @@ func DaemonSetup(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 	if err != nil {
 		return nil, err
 	}
+	rec := &Recorder{Store: st, Signer: signer, Actor: ResolveActor(ctx, cfg, actor, log)}
 	chains := &custody.Cache{Log: log} // one cache for the ticks and the jobs
 	s := &daemon.Setup{
 		Chains:      chains,
@@ -54,7 +57,7 @@ func DaemonSetup(ctx context.Context, cfg *config.Config, log *slog.Logger, m *m
 		if r, ok := job.Source.(metrics.SourceReporting); ok {
 			r.ReportTo(m.Source(sc.Name))
 		}
-		ds := daemon.Stream{Name: sc.Name, Spec: sc.Schedule, Window: sc.Window, Run: daemon.JobRunner(job)}
+		ds := daemon.Stream{Name: sc.Name, Spec: sc.Schedule, Window: sc.Window, Run: RecordingRunner(daemon.JobRunner(job), rec, log.With("stream", sc.Name))}
 		if sc.Schedule != "" {
 			if ds.Schedule, err = config.ParseSchedule(sc.Schedule); err != nil {
 				errs = append(errs, fmt.Errorf("streams[%d].schedule: %w", i, err))
