@@ -74,6 +74,7 @@ type Store struct {
 var (
 	_ store.Store   = (*Store)(nil)
 	_ store.Deleter = (*Store)(nil)
+	_ store.Syncer  = (*Store)(nil)
 )
 
 // New opens (creating if needed) a store rooted at the absolute path root.
@@ -216,7 +217,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 		return m.info(key), nil
 	}
 	m.Generation = 1
-	if err := s.create(ctx, key, tmp, src, m); err != nil {
+	if err := s.create(ctx, key, tmp, src, m, opts.Deferred); err != nil {
 		return store.ObjectInfo{}, err
 	}
 	return m.info(key), nil
