@@ -13,7 +13,9 @@
 // replaces an existing object (every Put without IfMatch is a conditional
 // create and fails with store.ErrExists when the key is taken). Metadata is
 // renamed into place before the object is linked, so a visible object
-// always has its metadata.
+// always has its metadata. A Deferred create (store.Syncer) leaves the
+// fsync of the folder the object was linked into to the next Sync
+// (commit.go).
 //
 // The one exception is a conditional replace (PutOptions.IfMatch), which
 // leases use: under the store lock, the object is replaced only if its
