@@ -387,6 +387,10 @@ func (j *Job) seal(ctx context.Context, log *slog.Logger, runID, reason string, 
 	if m.FinishedAt.Before(started) {
 		m.FinishedAt = started
 	}
+	// The objects were put Deferred: durable from here on.
+	if err := store.Sync(ctx, j.Store); err != nil {
+		return nil, fmt.Errorf("export %s run %s: objects not made durable, no manifest written: %w", j.Stream, runID, err)
+	}
 	entry, err := chain.Append(ctx, j.Store, j.Signer, m, j.putOptions(runID, manifest.Key(j.Stream, chain.NextSequence())))
 	if err != nil {
 		return nil, fmt.Errorf("export %s run %s: %w", j.Stream, runID, err)
@@ -506,6 +510,8 @@ func (j *Job) copyFile(ctx context.Context, runID string, f File) (*manifest.Obj
 	tr := &trackingReader{r: rc, obs: j.observer()}
 	opts := j.putOptions(runID, key)
 	opts.Size = f.Size
+	// Made durable by the store.Sync before the manifest that lists it.
+	opts.Deferred = true
 	opts.Metadata = map[string]string{"logkeeper-stream": j.Stream, "logkeeper-run-id": runID}
 	info, err := j.Store.Put(ctx, key, tr, opts)
 	if err != nil {

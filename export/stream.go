@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logkeeper/logkeeper/custody"
+	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/manifest"
 )
 
@@ -289,6 +290,10 @@ func (s *sealer) seal(ctx context.Context, final bool) error {
 	m.FinishedAt = s.j.now().UTC()
 	if m.FinishedAt.Before(s.started) {
 		m.FinishedAt = s.started
+	}
+	// The part's objects were put Deferred: durable from here on.
+	if err := store.Sync(ctx, s.j.Store); err != nil {
+		return fmt.Errorf("export %s run %s: objects not made durable, no manifest written: %w", s.j.Stream, s.runID, err)
 	}
 	key := manifest.Key(s.j.Stream, s.chain.NextSequence())
 	entry, err := s.chain.Append(ctx, s.j.Store, s.j.Signer, m, s.j.putOptions(s.runID, key))

@@ -18,6 +18,7 @@
 #
 #   scripts/bench-scale.sh [N...]        default 10000 50000 120000
 #   BENCH_SIZE=512 BENCH_OUT=scale.jsonl BENCH_DIR=/var/tmp
+#   BENCH_FS=0 runs the S3 rows only (with BENCH_S3=1).
 #   BENCH_PEER=0 skips the peer (a million files: its ratio is measured
 #   at smaller N), BENCH_KEEP=1 leaves the files for a look afterwards.
 set -euo pipefail
@@ -81,20 +82,24 @@ for n in "${counts[@]}"; do
 	src=$work/src$n
 	"$bench" mkfiles -dir "$src" -n "$n" -size "$size"
 	bytes=$((n * size))
-	if [[ ${BENCH_PEER:-1} != 0 ]]; then
+	if [[ ${BENCH_FS:-1} != 0 && ${BENCH_PEER:-1} != 0 ]]; then
 		measure -objects "$n" -bytes $bytes -label "peer-$n" -- "$bench" copypeer -src "$src" -dst "$work/peer$n" -workers 16
 		rm -rf "$work/peer$n"
 	fi
-	config "$work/fs$n.yaml" "file://$work/store$n" "$src"
-	measure -objects "$n" -bytes $bytes -label "export-$n" -- "$lk" export -c "$work/fs$n.yaml" --stream bench --log-level warn
-	largest "$work/store$n/bench/manifests" "manifest-$n" "$n"
-	measure -objects "$n" -bytes $bytes -label "verify-$n" -- "$lk" verify -c "$work/fs$n.yaml" --stream bench
-	"$bench" addfile -dir "$src" -name "new-$n.log" -size "$size"
-	measure -objects 1 -label "incr-$n" -- "$lk" export -c "$work/fs$n.yaml" --stream bench --log-level warn
-	[[ ${BENCH_KEEP:-0} == 1 ]] || rm -rf "$work/store$n"
+	if [[ ${BENCH_FS:-1} != 0 ]]; then
+		config "$work/fs$n.yaml" "file://$work/store$n" "$src"
+		measure -objects "$n" -bytes $bytes -label "export-$n" -- "$lk" export -c "$work/fs$n.yaml" --stream bench --log-level warn
+		largest "$work/store$n/bench/manifests" "manifest-$n" "$n"
+		measure -objects "$n" -bytes $bytes -label "verify-$n" -- "$lk" verify -c "$work/fs$n.yaml" --stream bench
+		"$bench" addfile -dir "$src" -name "new-$n.log" -size "$size"
+		measure -objects 1 -label "incr-$n" -- "$lk" export -c "$work/fs$n.yaml" --stream bench --log-level warn
+		[[ ${BENCH_KEEP:-0} == 1 ]] || rm -rf "$work/store$n"
+	fi
 	if [[ ${BENCH_S3:-0} == 1 ]]; then
 		config "$work/s3$n.yaml" "s3://$bucket/lk$n" "$src"
 		measure -objects "$n" -bytes $bytes -label "s3export-$n" -- "$lk" export -c "$work/s3$n.yaml" --stream bench --log-level warn
+		"$bench" largest -bucket "$bucket" -prefix "lk$n/bench/manifests/" -label "s3manifest-$n" -n "$n" | tee -a "$out" >&2
+		measure -objects "$n" -bytes $bytes -label "s3verify-$n" -- "$lk" verify -c "$work/s3$n.yaml" --stream bench
 		measure -objects "$n" -bytes $bytes -label "s3sdk-$n" -- "$bench" sdkput -bucket "$bucket" -prefix "sdk$n" -dir "$src" -workers 16
 	fi
 	[[ ${BENCH_KEEP:-0} == 1 ]] || rm -rf "$src"
@@ -113,6 +118,14 @@ print(f"\n{'files':>9} {'peer f/s':>9} {'export f/s':>10} {'ratio':>6} {'RSS MiB
 worst = {"ratio": 9e9, "rss": 0, "manifest": 0}
 for n in ns:
     p, e, m, v, i = (rows.get(f"{k}-{n}") for k in ("peer", "export", "manifest", "verify", "incr"))
+    if f"s3export-{n}" in rows:
+        s, k = rows[f"s3export-{n}"], rows[f"s3sdk-{n}"]
+        sm, sv = rows[f"s3manifest-{n}"], rows[f"s3verify-{n}"]
+        print(f"{n:9d} S3: export {s['objects_per_s']:.0f} f/s, SDK PutObject x16 {k['objects_per_s']:.0f} f/s: {s['objects_per_s']/k['objects_per_s']:.2f}x, export RSS {s['max_rss_mib']} MiB, largest manifest {sm['bytes']/2**20:.1f} MiB, verify {sv['seconds']:.1f} s RSS {sv['max_rss_mib']} MiB")
+        worst["rss"] = max(worst["rss"], s["max_rss_mib"], sv["max_rss_mib"])
+        worst["manifest"] = max(worst["manifest"], sm["bytes"])
+    if e is None:
+        continue
     ratio = e["objects_per_s"] / p["objects_per_s"] if p else float("nan")
     if p:
         worst["ratio"] = min(worst["ratio"], ratio)
@@ -120,9 +133,6 @@ for n in ns:
     worst["rss"] = max(worst["rss"], e["max_rss_mib"], v["max_rss_mib"], i["max_rss_mib"])
     worst["manifest"] = max(worst["manifest"], m["bytes"])
     print(f"{n:9d} {p['objects_per_s']:9.0f} {e['objects_per_s']:10.0f} {ratio:6.2f} {e['max_rss_mib']:8d} {m['bytes']/2**20:12.1f} {v['seconds']:9.1f} {v['max_rss_mib']:5d} {i['seconds']:7.1f} {i['max_rss_mib']:5d}")
-    if f"s3export-{n}" in rows:
-        s, k = rows[f"s3export-{n}"], rows[f"s3sdk-{n}"]
-        print(f"{'':9} S3: export {s['objects_per_s']:.0f} f/s, SDK PutObject x16 {k['objects_per_s']:.0f} f/s: {s['objects_per_s']/k['objects_per_s']:.2f}x, export RSS {s['max_rss_mib']} MiB")
 def check(name, ok, value):
     print(f"  [{'ok  ' if ok else 'MISS'}] {name:52s} {value}")
 print("targets (issue #14):")

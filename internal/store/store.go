@@ -20,6 +20,11 @@
 //     wins. This is compare-and-swap on one key, which leases are built on;
 //     archived data never uses it.
 //   - Read-after-write: once Put returns, Head, Get and List see the object.
+//   - Durable on return: once Put returns, the object survives a crash of
+//     the machine, with one exception a caller asks for: a Put with
+//     PutOptions.Deferred on a store that implements Syncer is durable at
+//     the next Sync (see Syncer). A store that is durable on return (S3)
+//     ignores Deferred.
 //
 // All methods are safe for concurrent use. Errors wrap the sentinels below
 // where they apply; any other error may be transient (the S3 client retries
@@ -103,6 +108,34 @@ type ChecksumAuthority interface {
 	ServerChecksums() bool
 }
 
+// Syncer is implemented by stores that can defer part of a create's
+// durability to a barrier, so that many small objects cost one durability
+// point between them instead of one each (the file store: fsyncs of the
+// folders their names were linked into).
+//
+// A Put with PutOptions.Deferred on such a store returns with the object
+// visible, its bytes and its metadata durable (nothing is visible before
+// its bytes are durable, and an object is never visible without its
+// metadata, before or after a crash), but its name may be lost by a crash
+// of the machine (not of the process) until Sync returns: after such a
+// crash the key is simply absent, never present with other bytes. Sync
+// makes every Deferred Put that returned before it was called durable, and
+// returns an error if any of them could not be made so. A caller that
+// writes anything claiming an object (the manifest that lists it) calls
+// Sync first: the export calls it before sealing each manifest.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// Sync is the durability barrier for st's Deferred Puts: st's Sync, or
+// nothing for a store whose Puts are durable on return.
+func Sync(ctx context.Context, st Store) error {
+	if s, ok := st.(Syncer); ok {
+		return s.Sync(ctx)
+	}
+	return nil
+}
+
 // KeyLimiter is implemented by stores that accept keys shorter than
 // MaxKeyLen: an S3 store under a prefix (S3's 1024-byte limit counts the
 // whole key, prefix included).
@@ -142,6 +175,12 @@ type PutOptions struct {
 	SSE *SSE
 	// Retention, when not nil, sets an Object Lock mode and retain-until date.
 	Retention *Retention
+	// Deferred lets a store that implements Syncer return from a create
+	// before the object's name is durable: it is durable at the next Sync
+	// (see Syncer). Other stores ignore it. Only for objects that a later
+	// write claims after a Sync (the export's objects, which the manifest
+	// lists); never for manifests, leases or anything read as a head.
+	Deferred bool
 }
 
 // CheckConditions rejects a Put that asks for both a conditional create and

@@ -72,6 +72,8 @@ func main() {
 		mkChain(ctx, os.Args[2:])
 	case "rmobject":
 		rmObject(ctx, os.Args[2:])
+	case "largest":
+		largest(ctx, os.Args[2:])
 	default:
 		log.Fatalf("unknown subcommand %q", os.Args[1])
 	}
@@ -171,6 +173,29 @@ func mkBucket(ctx context.Context, args []string) {
 		log.Fatal(err)
 	}
 	fmt.Println(*bucket)
+}
+
+// largest prints the size of the largest object under prefix in bucket,
+// as a result line with label and n.
+func largest(ctx context.Context, args []string) {
+	fs := flag.NewFlagSet("largest", flag.ExitOnError)
+	bucket := fs.String("bucket", "", "bucket")
+	prefix := fs.String("prefix", "", "key prefix")
+	label := fs.String("label", "", "result label")
+	n := fs.Int("n", 0, "file count, for the result line")
+	fs.Parse(args)
+	var most int64
+	p := s3.NewListObjectsV2Paginator(client(ctx), &s3.ListObjectsV2Input{Bucket: aws.String(*bucket), Prefix: aws.String(*prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			most = max(most, aws.ToInt64(o.Size))
+		}
+	}
+	fmt.Printf("{\"label\":%q,\"n\":%d,\"bytes\":%d}\n", *label, *n, most)
 }
 
 // sdkPut uploads every regular file under dir with one PutObject each, as

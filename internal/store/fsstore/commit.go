@@ -29,6 +29,16 @@ import (
 //     folder is fsynced: the object is durable and visible, never before
 //     its metadata. Put returns only then.
 //
+// A Deferred create (store.PutOptions.Deferred) skips the folder's fsync
+// of step 4: Put returns with the object visible, its bytes and metadata
+// durable, and the folder noted; Sync (store.Syncer) fsyncs every noted
+// folder, and only then is the name sure to survive a crash of the
+// machine. That is the order of a durable copy program (temporary file,
+// write, fsync, rename), plus the metadata made durable before the name,
+// and it takes one of the two durability points a create waits for off
+// its path: the export puts its objects Deferred and calls Sync before it
+// seals the manifest that lists them.
+//
 // Every folder is opened without following a symbolic link (openDir), as
 // everywhere in the store.
 //
@@ -63,11 +73,12 @@ type writer struct {
 	claimed  map[string]bool
 	draining bool // no new claims until the creates in flight are done
 	syncs    dirSyncer
+	pending  pendingDirs // folders of Deferred creates not yet fsynced
 }
 
 // create makes the written temporary file tmp (src, in the folder of the
 // key's metadata) the object at key, with the metadata m, and closes tmp.
-func (s *Store) create(ctx context.Context, key string, tmp *os.File, src tempFile, m meta) error {
+func (s *Store) create(ctx context.Context, key string, tmp *os.File, src tempFile, m meta, deferred bool) error {
 	mb, err := json.Marshal(m)
 	if err != nil {
 		tmp.Close()
@@ -115,10 +126,98 @@ func (s *Store) create(ctx context.Context, key string, tmp *os.File, src tempFi
 		}
 		return fmt.Errorf("put %s: %w", key, err)
 	}
+	if deferred {
+		s.writer.pending.add(dir)
+		return nil
+	}
 	if err := s.writer.syncs.sync(dir, d); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
+}
+
+// pendingDirs are the folders that Deferred creates linked names into
+// since the last Sync: their fsyncs make those names durable.
+type pendingDirs struct {
+	mu   sync.Mutex
+	dirs map[string]struct{}
+}
+
+func (p *pendingDirs) add(rel string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.dirs == nil {
+		p.dirs = map[string]struct{}{}
+	}
+	p.dirs[rel] = struct{}{}
+}
+
+// take returns the folders added so far and forgets them.
+func (p *pendingDirs) take() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rels := make([]string, 0, len(p.dirs))
+	for rel := range p.dirs {
+		rels = append(rels, rel)
+	}
+	p.dirs = nil
+	return rels
+}
+
+// syncParallel is how many folders Sync fsyncs at once.
+const syncParallel = 8
+
+// Sync makes the names of the Deferred creates that returned before it
+// durable (store.Syncer): it fsyncs every folder they were linked into.
+// Their bytes and metadata were durable already. The error names the
+// folders that failed to sync; the next Sync does not try them again, so
+// a caller that gets an error must not claim the objects (the export
+// fails the run before sealing its manifest).
+func (s *Store) Sync(ctx context.Context) error {
+	if s.readOnly {
+		return nil
+	}
+	rels := s.writer.pending.take()
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	work := make(chan string)
+	for range min(syncParallel, len(rels)) {
+		wg.Go(func() {
+			for rel := range work {
+				if err := s.syncDir(rel); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, rel := range rels {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- rel
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sync %s: %w", s.Describe(), err)
+	}
+	return errors.Join(errs...)
+}
+
+// syncDir fsyncs the folder rel through the syncer that serves the
+// creates, so that a Sync and a create share a fsync begun after both.
+func (s *Store) syncDir(rel string) error {
+	d, err := s.openDir(rel, false)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", rel, err)
+	}
+	defer d.Close()
+	return s.writer.syncs.sync(rel, d)
 }
 
 // claim takes the store lock if the creates in flight do not hold it yet,

@@ -13,7 +13,9 @@
 // replaces an existing object (every Put without IfMatch is a conditional
 // create and fails with store.ErrExists when the key is taken). Metadata is
 // renamed into place before the object is linked, so a visible object
-// always has its metadata.
+// always has its metadata. A Deferred create (store.Syncer) leaves the
+// fsync of the folder the object was linked into to the next Sync
+// (commit.go).
 //
 // The one exception is a conditional replace (PutOptions.IfMatch), which
 // leases use: under the store lock, the object is replaced only if its
@@ -74,6 +76,7 @@ type Store struct {
 var (
 	_ store.Store   = (*Store)(nil)
 	_ store.Deleter = (*Store)(nil)
+	_ store.Syncer  = (*Store)(nil)
 )
 
 // New opens (creating if needed) a store rooted at the absolute path root.
@@ -216,7 +219,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 		return m.info(key), nil
 	}
 	m.Generation = 1
-	if err := s.create(ctx, key, tmp, src, m); err != nil {
+	if err := s.create(ctx, key, tmp, src, m, opts.Deferred); err != nil {
 		return store.ObjectInfo{}, err
 	}
 	return m.info(key), nil

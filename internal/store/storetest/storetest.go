@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts Options) {
 		{"InvalidKeys", testInvalidKeys},
 		{"MetadataRoundTrip", testMetadata},
 		{"Versions", testVersions},
+		{"DeferredPut", testDeferredPut},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -582,5 +583,45 @@ func testConditionalReplaceLarge(t *testing.T, s store.Store, o Options) {
 	}
 	if got := get(t, s, key); !bytes.Equal(got, data) || info.SHA256 != sumHex(data) {
 		t.Fatalf("content after a large replace differs (%d bytes)", len(got))
+	}
+}
+
+// A Deferred Put gives every guarantee but durability on return: the
+// object is visible, whole, with its metadata, as soon as Put returns; a
+// second create of the key fails; store.Sync then succeeds.
+func testDeferredPut(t *testing.T, s store.Store, o Options) {
+	ctx := context.Background()
+	keys := []string{"deferred/a/one.log", "deferred/a/two.log", "deferred/b/three.log"}
+	for i, key := range keys {
+		body := randBytes(100+i, uint64(i))
+		info, err := s.Put(ctx, key, bytes.NewReader(body), store.PutOptions{Size: int64(len(body)), IfNotExists: true, Deferred: true, Metadata: map[string]string{"n": fmt.Sprint(i)}})
+		if err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+		if info.SHA256 != sumHex(body) {
+			t.Fatalf("put %s: sha256 %s", key, info.SHA256)
+		}
+		if got := get(t, s, key); !bytes.Equal(got, body) {
+			t.Fatalf("get %s right after a Deferred put: %d bytes", key, len(got))
+		}
+		h, err := s.Head(ctx, key, store.GetOptions{})
+		if err != nil || h.Size != int64(len(body)) || h.Metadata["n"] != fmt.Sprint(i) {
+			t.Fatalf("head %s: %+v, %v", key, h, err)
+		}
+		_, err = s.Put(ctx, key, strings.NewReader("again"), store.PutOptions{Size: 5, IfNotExists: true, Deferred: true})
+		if !errors.Is(err, store.ErrExists) {
+			t.Fatalf("second Deferred create of %s: %v", key, err)
+		}
+	}
+	if err := store.Sync(ctx, s); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if err := store.Sync(ctx, s); err != nil {
+		t.Fatalf("sync with nothing pending: %v", err)
+	}
+	for i, key := range keys {
+		if got := get(t, s, key); !bytes.Equal(got, randBytes(100+i, uint64(i))) {
+			t.Fatalf("get %s after sync", key)
+		}
 	}
 }
