@@ -212,3 +212,47 @@ func closedURL(t *testing.T) string {
 	ln.Close()
 	return "http://" + addr + "/"
 }
+
+// BenchmarkRunTimestamp is the cost of the token per run and per verify:
+// a run of one small file with a witness, without and with time-stamps
+// (folders; the test authority on loopback), then a verify of the 10-run
+// chain without and with the roots.
+func BenchmarkRunTimestamp(b *testing.B) {
+	env := testenv.TSA(b)
+	trusted := tsaRoots(b, env, "root.pem")
+	for _, mode := range []string{"none", "tsa"} {
+		var stamper custody.Stamper
+		var roots *x509.CertPool
+		if mode == "tsa" {
+			stamper, roots = &tsa.Client{URL: env.URL, Roots: trusted}, trusted
+		}
+		st, w := newFS(b), newFS(b)
+		h := &harness{t: b, st: st, signer: fixedSigner(b, 9), src: b.TempDir(), stream: "bench"}
+		i := 0
+		run := func() {
+			i++
+			writeFile(b, h.src, fmt.Sprintf("f%d.log", i), []byte("x\n"))
+			j := h.job()
+			j.Witness, j.Timestamps = w, stamper
+			if _, err := j.Run(context.Background(), time.Time{}, "bench"); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run("run/"+mode, func(b *testing.B) {
+			for b.Loop() {
+				run()
+			}
+		})
+		for i < 10 {
+			run()
+		}
+		b.Run("verify/"+mode, func(b *testing.B) {
+			for b.Loop() {
+				rep, err := custody.Verify(context.Background(), st, h.stream, custody.VerifyOptions{PublicKey: h.signer.Public(), Witness: w, TimestampRoots: roots})
+				if err != nil || len(rep.Problems) != 0 {
+					b.Fatal(err, rep.Problems)
+				}
+			}
+		})
+	}
+}
