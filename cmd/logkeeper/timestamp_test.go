@@ -1,7 +1,14 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,5 +87,33 @@ func TestTimestampCLI(t *testing.T) {
 				t.Fatalf("bad roots: exit %d: %s", code, errs)
 			}
 		})
+	}
+}
+
+// config check reads signing.timestamp_roots: a file that is missing or
+// not certificates is a problem at that key (exit 2); a good one passes.
+func TestConfigCheckTimestampRoots(t *testing.T) {
+	h, _ := setup(t)
+	dir := h.dir
+	cfg := func(roots string) string {
+		p := filepath.Join(dir, "c.yaml")
+		must(t, os.WriteFile(p, []byte("store: {url: 'file://"+dir+"/archive'}\nsigning:\n  key: file://"+dir+"/key.pem\n  timestamp_url: https://tsa.example/\n  timestamp_roots: "+roots+"\nstreams: [{name: s, source: {type: dir, path: logs}}]\n"), 0o644))
+		return p
+	}
+	for _, roots := range []string{"missing.pem", "key.pem"} {
+		code, out, _ := h.run("config", "check", "-c", cfg(roots))
+		if code != cli.ExitUsage || !strings.Contains(out, "signing.timestamp_roots") {
+			t.Fatalf("%s: exit %d: %s", roots, code, out)
+		}
+	}
+	// A real certificate.
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "root"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "roots.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644))
+	if code, out, errs := h.run("config", "check", "-c", cfg("roots.pem")); code != 0 {
+		t.Fatalf("good roots: exit %d: %s %s", code, out, errs)
 	}
 }
