@@ -80,6 +80,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParsePrivateKeyPEM$$' -fuzztime=$(FUZZTIME) ./internal/signing
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeSSEContext$$' -fuzztime=$(FUZZTIME) ./internal/store/s3store
 	$(GO) test -run='^$$' -fuzz='^FuzzEscape$$' -fuzztime=$(FUZZTIME) ./internal/cli
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) ./internal/tsa
 
 # govulncheck (pinned, installed into the tools cache) over every package.
 vuln:

@@ -3,6 +3,7 @@ package custody
 import (
 	"context"
 	"crypto"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"sort"
@@ -116,6 +117,11 @@ type VerifyOptions struct {
 	// TreeHeads are checkpoint notes the auditor kept (opened with
 	// OpenTreeHead), proven like the witnessed ones.
 	TreeHeads []*TreeHead
+	// TimestampRoots, when set, are the trusted time-stamp authority
+	// roots: a verify of the whole chain checks the time-stamp token of
+	// the tree's checkpoint in the store (timestamp_missing without one)
+	// and of every checkpoint in the witness (timestamp.go).
+	TimestampRoots *x509.CertPool
 }
 
 // Observer follows a verification: Total is called as each manifest is

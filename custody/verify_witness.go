@@ -26,6 +26,12 @@ type TreeReport struct {
 	// Witnessed counts the witness's checkpoints proven consistent with
 	// the tree (consistency proofs, RFC 6962).
 	Witnessed int `json:"witnessed"`
+	// Timestamp is the time-stamp of the tree's checkpoint, when verify
+	// was given TimestampRoots and its token verified.
+	Timestamp *TimestampReport `json:"timestamp,omitempty"`
+	// Timestamped counts the witness's time-stamp tokens that verified
+	// over their checkpoints (with TimestampRoots).
+	Timestamped int `json:"timestamped,omitempty"`
 }
 
 // leaf records the SHA-256 of manifest n for the tree (chain pass).
@@ -59,20 +65,22 @@ func (v *verifier) checkWitnessed(ctx context.Context, l *listing, whole bool) e
 		leaves = append(leaves, h)
 	}
 	tree := newFullTree(leaves)
+	var root []byte
 	if tree.size() == l.head {
-		root, err := tree.rootAt(l.head)
+		r, err := tree.rootAt(l.head)
 		if err != nil {
 			return err
 		}
+		root = r
 		tr.Root = base64.StdEncoding.EncodeToString(root)
 	}
 	for _, th := range v.opts.TreeHeads {
 		v.proveTreeHead(tree, l.head, manifest.Key(v.stream, max(th.Size, 1)), "the checkpoint given", th)
 	}
 	if v.opts.Witness == nil {
-		return nil
+		return v.checkTimestamps(ctx, l.head, root, nil, nil)
 	}
-	heads, err := v.readWitnessed(ctx)
+	heads, stamped, err := v.readWitnessed(ctx)
 	if err != nil {
 		return err
 	}
@@ -81,7 +89,7 @@ func (v *verifier) checkWitnessed(ctx context.Context, l *listing, whole bool) e
 			tr.Witnessed++
 		}
 	}
-	return nil
+	return v.checkTimestamps(ctx, l.head, root, heads, stamped)
 }
 
 // proveTreeHead reports th against the tree and says whether it was
@@ -113,21 +121,29 @@ func (v *verifier) proveTreeHead(tree *fullTree, head uint64, key, what string, 
 type witnessedHead struct {
 	key string
 	th  *TreeHead
+	raw []byte // the note as stored, for its time-stamp token
 }
 
 // readWitnessed reads and opens every checkpoint of the stream in the
-// witness; one that does not open is checkpoint_invalid.
-func (v *verifier) readWitnessed(ctx context.Context) ([]witnessedHead, error) {
+// witness; one that does not open is checkpoint_invalid. It also returns
+// the keys of the time-stamp tokens there, by tree size.
+func (v *verifier) readWitnessed(ctx context.Context) ([]witnessedHead, map[uint64]string, error) {
 	w := v.opts.Witness
 	found, odd, err := listWitnessed(ctx, w, v.stream)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	stamped := map[uint64]string{}
 	for _, k := range odd {
-		v.problem(Problem{Kind: KindCheckpointInvalid, Key: k, Detail: "in the witness " + w.Describe() + ", but not a checkpoint (<20-digit size>.note)"})
+		if n, ok := parseTimestampKey(v.stream, k); ok {
+			stamped[n] = k
+			continue
+		}
+		v.problem(Problem{Kind: KindCheckpointInvalid, Key: k, Detail: "in the witness " + w.Describe() + ", but not a checkpoint (<20-digit size>.note) or its time-stamp token (.tst)"})
 	}
 	origin := Origin(v.origin, v.stream)
 	out := make([]*TreeHead, len(found))
+	raws := make([][]byte, len(found))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, f := range found {
@@ -148,18 +164,18 @@ func (v *verifier) readWitnessed(ctx context.Context) ([]witnessedHead, error) {
 				v.problem(Problem{Kind: KindCheckpointInvalid, Key: f.key, Detail: "witness " + w.Describe() + ": " + oneLine(err)})
 				return nil
 			}
-			out[i] = th
+			out[i], raws[i] = th, raw
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("read witness %s: %w", w.Describe(), err)
+		return nil, nil, fmt.Errorf("read witness %s: %w", w.Describe(), err)
 	}
 	var heads []witnessedHead
 	for i, th := range out {
 		if th != nil {
-			heads = append(heads, witnessedHead{found[i].key, th})
+			heads = append(heads, witnessedHead{found[i].key, th, raws[i]})
 		}
 	}
-	return heads, nil
+	return heads, stamped, nil
 }

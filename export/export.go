@@ -60,6 +60,10 @@ type Job struct {
 	// Witness, when set, is a second store where each run also writes its
 	// checkpoint, write-once (checkpoint.go).
 	Witness store.Store
+	// Timestamps, when set, time-stamps each checkpoint written: an
+	// RFC 3161 token from the authority, stored beside the checkpoint and
+	// its witnessed copy. A token that cannot be had fails the run.
+	Timestamps custody.Stamper
 }
 
 // Observer follows a run: Total is called once, after listing, with the

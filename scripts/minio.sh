@@ -99,6 +99,7 @@ cmd_start() {
 	kmskey=$(head -c 32 /dev/urandom | base64)
 	trap 'cmd_stop "$dir" >/dev/null 2>&1' ERR
 	kmsaddr=$(start_localkms "$dir")
+	(tsa_start "$dir")
 	local attempt pid deadline code port cport
 	for attempt in 1 2 3 4 5; do
 		port=$(free_port)
@@ -142,6 +143,7 @@ export LOGKEEPER_TEST_S3_DATA=$dir/minio
 export LOGKEEPER_TEST_KMS_ENDPOINT=http://$kmsaddr
 export LOGKEEPER_TEST_REGION=$REGION
 EOT
+	cat "$dir/tsa.env" >>"$dir/env.tmp"
 	mv -f "$dir/env.tmp" "$dir/env"
 	say "minio on http://127.0.0.1:$port (pid $(cat "$dir/minio.pid"), log $dir/minio.log, data $dir/minio)"
 	say "local-kms on http://$kmsaddr (pid $(cat "$dir/localkms.pid"))"
@@ -153,6 +155,7 @@ cmd_stop() {
 	[[ -d $dir ]] || return 0
 	stop_pid minio "$dir/minio.pid" minio
 	stop_pid localkms "$dir/localkms.pid" 'localkms-*'
+	tsa_stop "$dir"
 }
 
 case ${1:-} in

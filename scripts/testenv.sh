@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # testenv.sh installs and runs the servers logkeeper's integration tests use:
-# versitygw (S3) and local-kms (KMS), both bound to 127.0.0.1 only.
+# versitygw (S3), local-kms (KMS) and a time-stamp authority (scripts/tsa.sh),
+# all bound to 127.0.0.1 only.
 #
 #   scripts/testenv.sh install          build the servers into the tools cache
 #   scripts/testenv.sh start DIR        start both; write DIR/env and pid files
@@ -19,6 +20,8 @@ VERSITYGW_VERSION=v1.8.0
 REGION=us-east-1
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/tsa.sh
+. "$ROOT/scripts/tsa.sh"
 TOOLS=${LOGKEEPER_TOOLS:-$HOME/.cache/logkeeper/tools}
 TIMEOUT=${LOGKEEPER_TESTENV_TIMEOUT:-30}
 
@@ -29,7 +32,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -205,6 +208,7 @@ cmd_start() {
 	trap 'cmd_stop "$dir" >/dev/null 2>&1' ERR
 	s3port=$(start_versitygw "$dir" "$access" "$secret")
 	kmsaddr=$(start_localkms "$dir")
+	(tsa_start "$dir")
 	trap - ERR
 
 	umask 077
@@ -215,6 +219,7 @@ export LOGKEEPER_TEST_S3_SECRET_KEY=$secret
 export LOGKEEPER_TEST_KMS_ENDPOINT=http://$kmsaddr
 export LOGKEEPER_TEST_REGION=$REGION
 EOF
+	cat "$dir/tsa.env" >>"$dir/env.tmp"
 	mv -f "$dir/env.tmp" "$dir/env"
 	say "versitygw on http://127.0.0.1:$s3port (pid $(cat "$dir/versitygw.pid"), log $dir/versitygw.log)"
 	say "localkms on http://$kmsaddr (pid $(cat "$dir/localkms.pid"), log $dir/localkms.log)"
@@ -256,6 +261,7 @@ cmd_stop() {
 	[[ -d $dir ]] || return 0
 	stop_pid versitygw "$dir/versitygw.pid" versitygw
 	stop_pid localkms "$dir/localkms.pid" 'localkms-*'
+	tsa_stop "$dir"
 }
 
 cmd_run() {

@@ -7,6 +7,7 @@ import (
 	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/signing"
+	"github.com/logkeeper/logkeeper/internal/tsa"
 	"github.com/logkeeper/logkeeper/service/daemon"
 )
 
@@ -28,6 +29,11 @@ func configCheckCommand() *cli.Command {
 				if err == nil && cfg.Signing.KeyScheme == config.KeySchemeFile {
 					if _, kerr := signing.LoadKeyFile(cfg.Signing.KeyPath); kerr != nil {
 						err = &config.FieldError{Path: "signing.key", Msg: kerr.Error()}
+					}
+				}
+				if err == nil && cfg.Signing.TimestampRoots != "" {
+					if _, rerr := tsa.LoadRoots(cfg.Signing.TimestampRoots); rerr != nil {
+						err = &config.FieldError{Path: "signing.timestamp_roots", Msg: rerr.Error()}
 					}
 				}
 			}

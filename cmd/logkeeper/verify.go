@@ -13,6 +13,7 @@ import (
 	"github.com/logkeeper/logkeeper/internal/cli"
 	"github.com/logkeeper/logkeeper/internal/config"
 	"github.com/logkeeper/logkeeper/internal/signing"
+	"github.com/logkeeper/logkeeper/service/app"
 )
 
 func verifyCommand() *cli.Command {
@@ -92,6 +93,10 @@ func verifyCommand() *cli.Command {
 			if opts.Witness, err = openWitnessReadOnly(ctx, cfg); err != nil {
 				return err
 			}
+			// Trusted roots, like the key: a bad file is exit 2.
+			if opts.TimestampRoots, err = app.TimestampRoots(cfg); err != nil {
+				return cli.Usage(err)
+			}
 			if p := env.Progress("verify", "object"); p != nil {
 				opts.Observer = p
 			}
@@ -139,6 +144,14 @@ func printVerify(env *cli.Env, rep *custody.Report, opts custody.VerifyOptions, 
 	// Without a witness or a note the output stays as it was.
 	if c := rep.Checkpoint; c != nil && c.Root != "" && (opts.Witness != nil || len(opts.TreeHeads) > 0) {
 		env.Printf("tree size %d, root %s, %s proven consistent\n", c.Size, c.Root, cli.Count(c.Witnessed, "witnessed checkpoint", ""))
+	}
+	if c := rep.Checkpoint; c != nil && c.Timestamp != nil {
+		ts := c.Timestamp
+		env.Printf("checkpoint %d time-stamped at %s by %s (serial %s)", ts.Size, ts.Time.Format(time.RFC3339), ts.Authority, ts.Serial)
+		if opts.Witness != nil {
+			env.Printf(", %s in the witness verified", cli.Count(c.Timestamped, "time-stamp", ""))
+		}
+		env.Printf("\n")
 	}
 	if rep.HeadSHA256 != "" {
 		env.Printf("checkpoint %d:%s (keep it; pass it as --checkpoint to a later verify to detect a chain cut short or rewritten)\n", rep.Head, rep.HeadSHA256)

@@ -136,6 +136,17 @@ type Signing struct {
 	KeyPath string `yaml:"-"`
 	// KMSKeyID is the key id, alias (alias/NAME) or ARN of a KMS key.
 	KMSKeyID string `yaml:"-"`
+
+	// TimestampURL is an RFC 3161 time-stamp authority (https; http only
+	// on loopback): each checkpoint a run writes gets a time-stamp token
+	// from it, stored beside the checkpoint. Empty: none.
+	TimestampURL string `yaml:"timestamp_url"`
+	// TimestampRoots is a PEM file of the trusted TSA root certificates,
+	// absolute or relative to the configuration file's folder (absolute
+	// after loading). Required with TimestampURL; verify checks every
+	// token against it, and with it set a checkpoint without a token is
+	// a problem.
+	TimestampRoots string `yaml:"timestamp_roots"`
 }
 
 // Daemon holds the settings of the long-running scheduler (logkeeper run).

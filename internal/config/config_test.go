@@ -87,6 +87,9 @@ func TestParseValidUsesEveryKey(t *testing.T) {
 			Key:       "awskms://alias/logkeeper-signing",
 			KeyScheme: KeySchemeAWSKMS,
 			KMSKeyID:  "alias/logkeeper-signing",
+
+			TimestampURL:   "https://freetsa.example/tsr",
+			TimestampRoots: "/etc/logkeeper/tsa-roots.pem",
 		},
 		Daemon: Daemon{GracePeriod: 45 * time.Second, MaxBackfillWindows: 48, LeaseTTL: 2 * time.Minute},
 		Streams: []Stream{

@@ -100,6 +100,7 @@ func (v *validator) quote(path, s string) string {
 func (v *validator) config(c *Config) {
 	v.store(&c.Store)
 	v.signing(&c.Signing)
+	v.timestamp(&c.Signing)
 	v.daemon(&c.Daemon)
 	v.streams(c.Streams)
 }
@@ -309,6 +310,36 @@ func (v *validator) signing(s *Signing) {
 	}
 	if path, ok := v.filePath(p, u); ok {
 		s.KeyScheme, s.KeyPath = KeySchemeFile, path
+	}
+}
+
+// timestamp checks signing.timestamp_url and signing.timestamp_roots. The
+// roots file is read when a command opens it, naming its key.
+func (v *validator) timestamp(s *Signing) {
+	const pu, pr = "signing.timestamp_url", "signing.timestamp_roots"
+	if s.TimestampURL != "" {
+		if u, ok := v.parseURL(pu, s.TimestampURL); ok {
+			switch {
+			case u.Host == "" || u.Opaque != "":
+				v.fail(pu, "must be an absolute URL such as https://tsa.example.com/")
+			case u.Scheme == "https":
+			case u.Scheme == "http":
+				if !loopback.Is(u.Hostname()) {
+					v.fail(pu, "must use https (http is allowed only for a loopback host)")
+				}
+			default:
+				v.fail(pu, "must be an https:// URL, got %s", schemeOf(u.Scheme))
+			}
+		}
+		if s.TimestampRoots == "" {
+			v.fail(pr, "required with timestamp_url: a PEM file of the trusted time-stamp authority roots")
+		}
+	}
+	if s.TimestampRoots != "" {
+		if !filepath.IsAbs(s.TimestampRoots) {
+			s.TimestampRoots = filepath.Join(v.baseDir, s.TimestampRoots)
+		}
+		s.TimestampRoots = filepath.Clean(s.TimestampRoots)
 	}
 }
 

@@ -260,6 +260,9 @@ func NewJob(ctx context.Context, c *config.Config, streamName string, st store.S
 	if j.Witness, err = OpenWitness(ctx, c); err != nil {
 		return nil, err
 	}
+	if j.Timestamps, err = OpenTimestamps(c); err != nil {
+		return nil, err
+	}
 	if c.Store.SSEKMSKeyID != "" {
 		j.Encryption = &policies.Encryption{KMSKeyID: c.Store.SSEKMSKeyID, Context: c.Store.EncryptionContext}
 	}
