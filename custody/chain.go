@@ -9,6 +9,7 @@ import (
 	"io"
 	"maps"
 	"sort"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -97,18 +98,27 @@ func (c *Chain) NextSequence() uint64 {
 // listManifests returns the sequence numbers and keys of a stream's
 // manifests in ascending order.
 func listManifests(ctx context.Context, st store.Store, stream string) ([]uint64, error) {
-	var seqs []uint64
-	err := st.List(ctx, manifest.ManifestsPrefix(stream), func(oi store.ObjectInfo) error {
+	seqs, _, err := listChain(ctx, st, stream)
+	return seqs, err
+}
+
+// listChain is listManifests, with the sequence numbers that hold a key
+// transition (transitionSeqs).
+func listChain(ctx context.Context, st store.Store, stream string) (seqs, trans []uint64, err error) {
+	var newSigs []string
+	err = st.List(ctx, manifest.ManifestsPrefix(stream), func(oi store.ObjectInfo) error {
 		if n, ok := manifest.ParseKey(stream, oi.Key); ok {
 			seqs = append(seqs, n)
+		} else if manifest.IsTransitionSignatureKey(oi.Key) {
+			newSigs = append(newSigs, oi.Key)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list manifests of %s: %w", stream, err)
+		return nil, nil, fmt.Errorf("list manifests of %s: %w", stream, err)
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	return seqs, nil
+	return seqs, transitionSeqs(stream, newSigs), nil
 }
 
 // readCapped reads the object at key whole, but never more than limit
@@ -161,7 +171,11 @@ func Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 // load reads the chain; when base is a chain loaded before, only the
 // manifests after its head are read, once the head is found unchanged.
 func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey, base *Chain) (*Chain, error) {
-	seqs, err := listManifests(ctx, st, stream)
+	seqs, transSeqs, err := listChain(ctx, st, stream)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := chainKeys(ctx, st, stream, transSeqs, pub)
 	if err != nil {
 		return nil, err
 	}
@@ -206,13 +220,16 @@ func load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 		if err := checkPartOrder(prev, m); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
 		}
+		if m.KeyTransition != nil && !keys.isTransition(n) {
+			return nil, fmt.Errorf("%w: %s: key transition record without the new key's signature", ErrChainBroken, key)
+		}
 		c.record(m)
 		if err := c.tree.append(e.SHA256); err != nil {
 			return nil, err
 		}
 		prev = e
 	}
-	if err := checkSignature(ctx, st, prev.Key, prev.Manifest.RunID, raws[len(raws)-1], pub); err != nil {
+	if err := keys.check(ctx, st, prev.Key, prev.Sequence, prev.Manifest.RunID, raws[len(raws)-1]); err != nil {
 		return nil, fmt.Errorf("%w: head %s: %v", ErrChainBroken, prev.Key, err)
 	}
 	c.Head = prev
@@ -267,7 +284,19 @@ func (p *signatureProblem) Error() string { return p.detail }
 // A *signatureProblem says what is wrong with the signature; other errors
 // come from the store.
 func checkSignature(ctx context.Context, st store.Store, key, runID string, raw []byte, pub crypto.PublicKey) error {
-	sigKey := manifest.SignatureKey(key, runID)
+	err := checkSig(ctx, st, manifest.SignatureKey(key, runID), key, raw, pub)
+	var sp *signatureProblem
+	if errors.As(err, &sp) && sp.kind == KindSignatureMissing && strings.HasPrefix(sp.detail, "invalid key ") {
+		// The run id (from the manifest, which may be tampered with)
+		// makes no valid key: there can be no signature.
+		return &signatureProblem{KindSignatureMissing, fmt.Sprintf("run id %q gives no valid signature key", runID)}
+	}
+	return err
+}
+
+// checkSig verifies the signature sidecar at sigKey of the manifest bytes
+// raw stored at key.
+func checkSig(ctx context.Context, st store.Store, sigKey, key string, raw []byte, pub crypto.PublicKey) error {
 	sb, err := readCapped(ctx, st, sigKey, MaxSignatureBytes)
 	if errors.Is(err, store.ErrNotFound) {
 		return &signatureProblem{KindSignatureMissing, "no signature at " + sigKey}
@@ -276,9 +305,7 @@ func checkSignature(ctx context.Context, st store.Store, key, runID string, raw 
 		return &signatureProblem{KindSignatureInvalid, err.Error()}
 	}
 	if errors.Is(err, store.ErrInvalidKey) {
-		// The run id (from the manifest, which may be tampered with)
-		// makes no valid key: there can be no signature.
-		return &signatureProblem{KindSignatureMissing, fmt.Sprintf("run id %q gives no valid signature key", runID)}
+		return &signatureProblem{KindSignatureMissing, "invalid key " + sigKey}
 	}
 	if err != nil {
 		return err
@@ -313,6 +340,13 @@ func checkSignature(ctx context.Context, st store.Store, key, runID string, raw 
 // Append returns an error wrapping ErrSequenceTaken and the chain is
 // unchanged. opts carries encryption and retention for both objects.
 func (c *Chain) Append(ctx context.Context, st store.Store, signer signing.Signer, m *manifest.Manifest, opts store.PutOptions) (*Entry, error) {
+	return c.appendSigned(ctx, st, signer, nil, m, opts)
+}
+
+// appendSigned is Append; when next is set (a key transition record), the
+// manifest is also signed by next, in its transition signature sidecar,
+// stored before the manifest.
+func (c *Chain) appendSigned(ctx context.Context, st store.Store, signer, next signing.Signer, m *manifest.Manifest, opts store.PutOptions) (*Entry, error) {
 	m.Stream = c.Stream
 	m.Sequence = c.NextSequence()
 	m.Previous = nil
@@ -325,22 +359,34 @@ func (c *Chain) Append(ctx context.Context, st store.Store, signer signing.Signe
 	}
 	key := manifest.Key(c.Stream, m.Sequence)
 	sum := manifest.SHA256(raw)
-	value, err := signer.Sign(ctx, raw)
-	if err != nil {
-		return nil, fmt.Errorf("sign %s: %w", key, err)
-	}
-	sb, err := manifest.MarshalSignature(&manifest.Signature{
-		ManifestKey: key, ManifestSHA256: sum,
-		Algorithm: signer.Algorithm(), KeyID: signer.KeyID(), Value: value,
-	})
-	if err != nil {
-		return nil, err
-	}
 	opts.IfNotExists = true
 	opts.ContentType = "application/json"
-	opts.Size = int64(len(sb))
-	if _, err := st.Put(ctx, manifest.SignatureKey(key, m.RunID), bytes.NewReader(sb), opts); err != nil {
-		return nil, fmt.Errorf("store signature of %s: %w", key, err)
+	put := func(s signing.Signer, sigKey string) error {
+		value, err := s.Sign(ctx, raw)
+		if err != nil {
+			return fmt.Errorf("sign %s: %w", key, err)
+		}
+		sb, err := manifest.MarshalSignature(&manifest.Signature{
+			ManifestKey: key, ManifestSHA256: sum,
+			Algorithm: s.Algorithm(), KeyID: s.KeyID(), Value: value,
+		})
+		if err != nil {
+			return err
+		}
+		o := opts
+		o.Size = int64(len(sb))
+		if _, err := st.Put(ctx, sigKey, bytes.NewReader(sb), o); err != nil {
+			return fmt.Errorf("store signature of %s: %w", key, err)
+		}
+		return nil
+	}
+	if err := put(signer, manifest.SignatureKey(key, m.RunID)); err != nil {
+		return nil, err
+	}
+	if next != nil {
+		if err := put(next, manifest.TransitionSignatureKey(key, m.RunID)); err != nil {
+			return nil, err
+		}
 	}
 	opts.Size = int64(len(raw))
 	if _, err := st.Put(ctx, key, bytes.NewReader(raw), opts); err != nil {

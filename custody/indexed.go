@@ -42,7 +42,11 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	seqs, err := listManifests(ctx, st, stream)
+	seqs, transSeqs, err := listChain(ctx, st, stream)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := chainKeys(ctx, st, stream, transSeqs, pub)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +68,7 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 		from = prev.Sequence
 	}
 	if base != nil && from == uint64(len(seqs)) {
-		if err := checkHead(ctx, st, prev, pub); err != nil {
+		if err := checkHead(ctx, st, prev, keys); err != nil {
 			base.Close()
 			return nil, err
 		}
@@ -82,6 +86,9 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 		if err := checkPartOrder(prev, e.Manifest); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrChainBroken, e.Key, err)
 		}
+		if e.Manifest.KeyTransition != nil && !keys.isTransition(e.Sequence) {
+			return fmt.Errorf("%w: %s: key transition record without the new key's signature", ErrChainBroken, e.Key)
+		}
 		if err := b.Add(e.Manifest); err != nil {
 			return err
 		}
@@ -96,7 +103,7 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 	}
 	c := &Chain{Stream: stream, Head: prev}
 	if prev != nil {
-		if err := checkHead(ctx, st, prev, pub); err != nil {
+		if err := checkHead(ctx, st, prev, keys); err != nil {
 			return nil, err
 		}
 		c.Head = withoutLists(prev)
@@ -112,7 +119,7 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 }
 
 // checkHead verifies the head manifest's signature.
-func checkHead(ctx context.Context, st store.Store, head *Entry, pub crypto.PublicKey) error {
+func checkHead(ctx context.Context, st store.Store, head *Entry, keys *keyHistory) error {
 	raw, err := readCapped(ctx, st, head.Key, MaxManifestBytes)
 	if err != nil {
 		return err
@@ -120,7 +127,7 @@ func checkHead(ctx context.Context, st store.Store, head *Entry, pub crypto.Publ
 	if manifest.SHA256(raw) != head.SHA256 {
 		return fmt.Errorf("%w: head %s changed while it was read", ErrChainBroken, head.Key)
 	}
-	if err := checkSignature(ctx, st, head.Key, head.Manifest.RunID, raw, pub); err != nil {
+	if err := keys.check(ctx, st, head.Key, head.Sequence, head.Manifest.RunID, raw); err != nil {
 		return fmt.Errorf("%w: head %s: %v", ErrChainBroken, head.Key, err)
 	}
 	return nil

@@ -48,6 +48,7 @@ func logkeeper() *cli.App {
 			configCheckCommand(),
 			keysGenerateCommand(),
 			keysPublicCommand(),
+			keysRotateCommand(),
 			versionCommand(),
 		},
 	}
