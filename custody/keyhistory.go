@@ -5,10 +5,12 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/logkeeper/logkeeper/custody/bundle"
 	"github.com/logkeeper/logkeeper/internal/signing"
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/manifest"
@@ -487,4 +489,36 @@ func CurrentKey(ctx context.Context, st store.Store, stream string, pub crypto.P
 		return "", 0, nil
 	}
 	return cur.id, cur.from, nil
+}
+
+// writeTransitions copies the chain's key transition records and both
+// their signatures into the bundle, so that any one key of the history
+// verifies it offline.
+func (w *bundleWriter) writeTransitions(ctx context.Context, st store.Store, trans []*transitionRec) ([]bundle.Transition, error) {
+	var out []bundle.Transition
+	for _, t := range trans {
+		bt := bundle.Transition{Sequence: t.Seq, Key: t.Key, SHA256: t.SHA256, Path: path.Join(bundle.TransitionsDir, path.Base(t.Key))}
+		raw, err := readCapped(ctx, st, t.Key, MaxManifestBytes)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.write(bt.Path, raw); err != nil {
+			return nil, err
+		}
+		for _, sk := range []struct {
+			key string
+			dst *string
+		}{{manifest.SignatureKey(t.Key, t.Manifest.RunID), &bt.Signature}, {manifest.TransitionSignatureKey(t.Key, t.Manifest.RunID), &bt.NewSignature}} {
+			sb, err := readCapped(ctx, st, sk.key, MaxSignatureBytes)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", sk.key, err)
+			}
+			*sk.dst = path.Join(bundle.TransitionsDir, path.Base(sk.key))
+			if err := w.write(*sk.dst, sb); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, bt)
+	}
+	return out, nil
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
+	"github.com/logkeeper/logkeeper/custody/bundle"
 	"github.com/logkeeper/logkeeper/internal/signing"
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/internal/testenv"
@@ -106,6 +108,23 @@ func testRotation(t *testing.T, st store.Store, a, b signing.Signer) {
 		if rep.Checkpoint == nil || rep.Checkpoint.Witnessed < 4 {
 			t.Fatalf("%s: witnessed checkpoints (signed by A and by B) not all proven: %+v", name, rep.Checkpoint)
 		}
+	}
+	// A bundle made with the configured key (B) holds runs signed by A
+	// and by B, and the transition: it verifies offline with A alone, B
+	// alone, or its bundled key.
+	out := filepath.Join(t.TempDir(), "bundle")
+	if _, err := custody.WriteBundle(context.Background(), st, r.h.stream, custody.BundleOptions{Matter: "M-1", Out: out, PublicKey: b.Public(), Actor: "test"}); err != nil {
+		t.Fatalf("bundle after rotation: %v", err)
+	}
+	for name, pub := range map[string]crypto.PublicKey{"A": a.Public(), "B": b.Public(), "bundled": nil} {
+		brep, err := bundle.Verify(out, pub)
+		if err != nil || len(brep.Problems) != 0 {
+			t.Fatalf("verify-bundle with %s: %v %+v", name, err, brep)
+		}
+	}
+	// With a third key it does not.
+	if brep, err := bundle.Verify(out, fixedSigner(t, 9).Public()); err != nil || len(brep.Problems) == 0 {
+		t.Fatalf("verify-bundle with a key of no history: %v %+v", err, brep)
 	}
 	// The checkpoint signed by A (tree size 2) and the newest (by B)
 	// verify with the keys of the history that B alone reaches.
