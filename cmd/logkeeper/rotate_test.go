@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/logkeeper/logkeeper/internal/cli"
+)
+
+// TestKeysRotate is the operator's rotation: two exports by key A, a
+// rotation to B, the configuration still naming A (config check warns,
+// export refuses), then naming B: two exports, and verify passes with A's
+// public key alone, B's alone, both, and the configured key. The custody
+// log records the rotation and still verifies.
+func TestKeysRotate(t *testing.T) {
+	c, cfg := setup(t)
+	src := filepath.Join(c.dir, "logs")
+	exportOne := func(i int) (int, string) {
+		os.WriteFile(filepath.Join(src, fmt.Sprintf("f%d.log", i)), []byte(fmt.Sprintf("line %d\n", i)), 0o644)
+		code, _, errs := c.run("export", "-c", cfg, "--stream", "edge")
+		return code, errs
+	}
+	for i := range 2 {
+		if code, errs := exportOne(i); code != cli.ExitOK {
+			t.Fatalf("export by A: %d %s", code, errs)
+		}
+	}
+	keyB := filepath.Join(c.dir, "b.pem")
+	if code, _, errs := c.run("keys", "generate", "--out", keyB); code != 0 {
+		t.Fatalf("keys generate: %d %s", code, errs)
+	}
+	// A --to key that cannot be opened is refused, nothing written.
+	code, _, errs := c.run("keys", "rotate", "-c", cfg, "--to", "file://"+filepath.Join(c.dir, "missing.pem"))
+	if code != cli.ExitUsage || !strings.Contains(errs, "missing.pem") {
+		t.Fatalf("rotate to a missing key: exit %d %s", code, errs)
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "archive", "edge", "manifests", "00000000000000000003.json")); !os.IsNotExist(err) {
+		t.Fatalf("a refused rotation wrote a manifest: %v", err)
+	}
+	code, out, errs := c.run("keys", "rotate", "-c", cfg, "--to", "file://"+keyB, "--reason", "yearly", "--json")
+	if code != cli.ExitOK {
+		t.Fatalf("rotate: %d %s %s", code, out, errs)
+	}
+	var res struct {
+		Streams []struct{ Stream, Outcome string } `json:"streams"`
+		Next    string                             `json:"next_step"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Streams) != 1 || res.Streams[0].Outcome != "rotated" || !strings.Contains(res.Next, "signing.key") {
+		t.Fatalf("rotate --json: %v %s", err, out)
+	}
+	// The configuration still names A.
+	if code, out, _ := c.run("config", "check", "-c", cfg); code != cli.ExitOK || !strings.Contains(out, "warning: signing.key: stream edge was rotated to key") {
+		t.Fatalf("config check naming the old key: exit %d\n%s", code, out)
+	}
+	if code, errs := exportOne(10); code == cli.ExitOK || !strings.Contains(errs, "rotated to") {
+		t.Fatalf("export by the old key after the rotation: exit %d %s", code, errs)
+	}
+	cfgB := filepath.Join(c.dir, "lk-b.yaml")
+	raw, _ := os.ReadFile(cfg)
+	os.WriteFile(cfgB, []byte(strings.Replace(string(raw), filepath.Join(c.dir, "key.pem"), keyB, 1)), 0o644)
+	if code, out, _ := c.run("config", "check", "-c", cfgB); code != cli.ExitOK || strings.Contains(out, "warning") {
+		t.Fatalf("config check naming the new key: exit %d\n%s", code, out)
+	}
+	cfg = cfgB
+	for i := 2; i < 4; i++ {
+		if code, errs := exportOne(i); code != cli.ExitOK {
+			t.Fatalf("export by B: %d %s", code, errs)
+		}
+	}
+	for name, args := range map[string][]string{
+		"configured B": nil,
+		"only A":       {"--pubkey", filepath.Join(c.dir, "key.pem.pub")},
+		"only B":       {"--pubkey", keyB + ".pub"},
+		"A and B":      {"--pubkey", filepath.Join(c.dir, "key.pem.pub"), "--pubkey", keyB + ".pub"},
+	} {
+		code, out, errs := c.run(append([]string{"verify", "-c", cfg, "--stream", "edge", "--json"}, args...)...)
+		var rep struct {
+			Keys []struct {
+				KeyID    string `json:"key_id"`
+				From, To uint64
+			} `json:"keys"`
+		}
+		if code != cli.ExitOK || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Keys) != 2 || rep.Keys[0].To != 3 || rep.Keys[1].From != 4 || rep.Keys[1].To != 5 {
+			t.Fatalf("verify with %s: exit %d %s %s", name, code, out, errs)
+		}
+	}
+	code, out, errs = c.run("custody", "log", "-c", cfg, "--json")
+	if code != cli.ExitOK || !strings.Contains(out, `"key_rotated"`) {
+		t.Fatalf("custody log: %d %s %s", code, out, errs)
+	}
+}
