@@ -88,6 +88,15 @@ func TestKeysRotate(t *testing.T) {
 			t.Fatalf("verify with %s: exit %d %s %s", name, code, out, errs)
 		}
 	}
+	// The newest checkpoint, from A's public key alone; a note signed by A
+	// (tree size 2) passed to a verify that trusts B.
+	if code, out, errs := c.run("checkpoint", "-c", cfg, "--stream", "edge", "--pubkey", filepath.Join(c.dir, "key.pem.pub")); code != cli.ExitOK {
+		t.Fatalf("checkpoint with A's key: %d %s %s", code, out, errs)
+	}
+	note := filepath.Join(c.dir, "archive", "_checkpoints", "edge", "00000000000000000002.note")
+	if code, out, errs := c.run("verify", "-c", cfg, "--stream", "edge", "--checkpoint", note); code != cli.ExitOK {
+		t.Fatalf("verify against a checkpoint signed by A: %d %s %s", code, out, errs)
+	}
 	code, out, errs = c.run("custody", "log", "-c", cfg, "--json")
 	if code != cli.ExitOK || !strings.Contains(out, `"key_rotated"`) {
 		t.Fatalf("custody log: %d %s %s", code, out, errs)
