@@ -150,11 +150,16 @@ func OpenTreeHeadKeys(raw []byte, keys []crypto.PublicKey, origin string) (*Tree
 	}
 	var vs []note.Verifier
 	var names []string
+	seen := map[string]bool{}
 	for _, pub := range keys {
 		name, hash, err := noteKey(pub)
 		if err != nil {
 			return nil, err
 		}
+		if seen[name] {
+			continue // the same key twice
+		}
+		seen[name] = true
 		alg, err := signing.AlgorithmFor(pub)
 		if err != nil {
 			return nil, err
