@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/logkeeper/logkeeper/internal/cli"
+	"github.com/logkeeper/logkeeper/internal/testenv"
 )
 
 // TestKeysRotate is the operator's rotation: two exports by key A, a
@@ -37,6 +38,21 @@ func TestKeysRotate(t *testing.T) {
 	code, _, errs := c.run("keys", "rotate", "-c", cfg, "--to", "file://"+filepath.Join(c.dir, "missing.pem"))
 	if code != cli.ExitUsage || !strings.Contains(errs, "missing.pem") {
 		t.Fatalf("rotate to a missing key: exit %d %s", code, errs)
+	}
+	// A KMS key that cannot be used (no such key in the test KMS, or no
+	// KMS at all): exit 3, nothing written, no secret in the error.
+	kmsEndpoint := os.Getenv(testenv.EnvKMSEndpoint)
+	if kmsEndpoint == "" {
+		kmsEndpoint = "http://127.0.0.1:1"
+	}
+	t.Setenv("AWS_ENDPOINT_URL_KMS", kmsEndpoint)
+	t.Setenv("AWS_ACCESS_KEY_ID", "x")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-a-real-secret-value")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	code, _, errs = c.run("keys", "rotate", "-c", cfg, "--to", "awskms://alias/logkeeper-no-such-key")
+	if code != cli.ExitIncomplete || strings.Contains(errs, "not-a-real-secret-value") || !strings.Contains(errs, "--to") {
+		t.Fatalf("rotate to an unusable KMS key: exit %d %s", code, errs)
 	}
 	if _, err := os.Stat(filepath.Join(c.dir, "archive", "edge", "manifests", "00000000000000000003.json")); !os.IsNotExist(err) {
 		t.Fatalf("a refused rotation wrote a manifest: %v", err)
