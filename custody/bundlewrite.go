@@ -88,7 +88,7 @@ func WriteBundle(ctx context.Context, st store.Store, stream string, o BundleOpt
 	if err := checkOut(o.Out); err != nil {
 		return nil, err
 	}
-	entries, raws, err := selectRuns(ctx, st, stream, o)
+	entries, raws, trans, err := selectRunsKeys(ctx, st, stream, o)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +163,9 @@ func WriteBundle(ctx context.Context, st store.Store, stream string, o BundleOpt
 		}
 	}
 	ix.Bytes = total
+	if ix.Transitions, err = w.writeTransitions(ctx, st, trans); err != nil {
+		return nil, err
+	}
 	if ix.Events, err = w.writeEvents(ctx, st, o.Matter); err != nil {
 		return nil, err
 	}
@@ -216,13 +219,38 @@ func checkOut(out string) error {
 // selectRuns reads the stream's chain, checks it, and returns the
 // manifests whose window overlaps the range, with their exact bytes.
 func selectRuns(ctx context.Context, st store.Store, stream string, o BundleOptions) ([]*Entry, [][]byte, error) {
-	seqs, err := listManifests(ctx, st, stream)
+	entries, raws, _, err := selectRunsKeys(ctx, st, stream, o)
+	return entries, raws, err
+}
+
+// selectRunsKeys is selectRuns, with the chain's key transitions: each
+// manifest's signature is checked with the key current at its position,
+// from o.PublicKey through the transitions, which must all be valid.
+func selectRunsKeys(ctx context.Context, st store.Store, stream string, o BundleOptions) ([]*Entry, [][]byte, []*transitionRec, error) {
+	entries, raws, keys, err := selectChain(ctx, st, stream, o)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	return entries, raws, keys.trans, nil
+}
+
+func selectChain(ctx context.Context, st store.Store, stream string, o BundleOptions) ([]*Entry, [][]byte, *keyHistory, error) {
+	seqs, transSeqs, err := listChain(ctx, st, stream)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	trans, err := readTransitions(ctx, st, stream, transSeqs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keys := newKeyHistory(trans, []crypto.PublicKey{o.PublicKey}, "")
+	if len(keys.problems) > 0 {
+		p := keys.problems[0]
+		return nil, nil, nil, fmt.Errorf("%w: %s: key history broken: %s", ErrChainBroken, p.Key, p.Detail)
 	}
 	raws, err := fetchManifests(ctx, st, stream, seqs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read manifests of %s: %w", stream, err)
+		return nil, nil, nil, fmt.Errorf("read manifests of %s: %w", stream, err)
 	}
 	var (
 		entries []*Entry
@@ -233,29 +261,32 @@ func selectRuns(ctx context.Context, st store.Store, stream string, o BundleOpti
 		key := manifest.Key(stream, n)
 		m, err := manifest.Parse(raws[i])
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
+			return nil, nil, nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
 		}
 		if m.Stream != stream || m.Sequence != n || n != uint64(i+1) {
-			return nil, nil, fmt.Errorf("%w: %s: holds %q sequence %d, or a sequence before it is missing", ErrChainBroken, key, m.Stream, m.Sequence)
+			return nil, nil, nil, fmt.Errorf("%w: %s: holds %q sequence %d, or a sequence before it is missing", ErrChainBroken, key, m.Stream, m.Sequence)
 		}
 		e := &Entry{Sequence: n, Key: key, SHA256: manifest.SHA256(raws[i]), Manifest: m}
 		if prev != nil && (m.Previous.Key != prev.Key || m.Previous.SHA256 != prev.SHA256) {
-			return nil, nil, fmt.Errorf("%w: %s: link to previous manifest does not match %s", ErrChainBroken, key, prev.Key)
+			return nil, nil, nil, fmt.Errorf("%w: %s: link to previous manifest does not match %s", ErrChainBroken, key, prev.Key)
 		}
 		prev = e
 		if !overlaps(m.Window, o.From, o.To) {
 			continue
 		}
 		if errs := m.CheckCommitments(); len(errs) > 0 {
-			return nil, nil, fmt.Errorf("%w: %s: %w", ErrChainBroken, key, errors.Join(errs...))
+			return nil, nil, nil, fmt.Errorf("%w: %s: %w", ErrChainBroken, key, errors.Join(errs...))
 		}
-		if err := checkSignature(ctx, st, key, m.RunID, raws[i], o.PublicKey); err != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
+		if m.KeyTransition != nil && !keys.isTransition(n) {
+			return nil, nil, nil, fmt.Errorf("%w: %s: key transition record without the new key's signature", ErrChainBroken, key)
+		}
+		if err := keys.check(ctx, st, key, n, m.RunID, raws[i]); err != nil {
+			return nil, nil, nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
 		}
 		entries = append(entries, e)
 		out = append(out, raws[i])
 	}
-	return entries, out, nil
+	return entries, out, keys, nil
 }
 
 type bundleWriter struct {

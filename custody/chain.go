@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"sort"
+	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -98,18 +99,27 @@ func (c *Chain) NextSequence() uint64 {
 // listManifests returns the sequence numbers and keys of a stream's
 // manifests in ascending order.
 func listManifests(ctx context.Context, st store.Store, stream string) ([]uint64, error) {
-	var seqs []uint64
-	err := st.List(ctx, manifest.ManifestsPrefix(stream), func(oi store.ObjectInfo) error {
+	seqs, _, err := listChain(ctx, st, stream)
+	return seqs, err
+}
+
+// listChain is listManifests, with the sequence numbers that hold a key
+// transition (transitionSeqs).
+func listChain(ctx context.Context, st store.Store, stream string) (seqs, trans []uint64, err error) {
+	var newSigs []string
+	err = st.List(ctx, manifest.ManifestsPrefix(stream), func(oi store.ObjectInfo) error {
 		if n, ok := manifest.ParseKey(stream, oi.Key); ok {
 			seqs = append(seqs, n)
+		} else if manifest.IsTransitionSignatureKey(oi.Key) {
+			newSigs = append(newSigs, oi.Key)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list manifests of %s: %w", stream, err)
+		return nil, nil, fmt.Errorf("list manifests of %s: %w", stream, err)
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	return seqs, nil
+	return seqs, transitionSeqs(stream, newSigs), nil
 }
 
 // readCapped reads the object at key whole, but never more than limit
@@ -157,7 +167,11 @@ func fetchManifests(ctx context.Context, st store.Store, stream string, seqs []u
 // failure wraps ErrChainBroken; store errors are returned as they are.
 // Resume starts from the stream's signed start-up state instead.
 func Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey) (*Chain, error) {
-	seqs, err := listManifests(ctx, st, stream)
+	seqs, transSeqs, err := listChain(ctx, st, stream)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := chainKeys(ctx, st, stream, transSeqs, pub)
 	if err != nil {
 		return nil, err
 	}
@@ -174,10 +188,10 @@ func Load(ctx context.Context, st store.Store, stream string, pub crypto.PublicK
 	if err != nil {
 		return nil, fmt.Errorf("read manifests of %s: %w", stream, err)
 	}
-	if err := c.fold(seqs, raws); err != nil {
+	if err := c.fold(seqs, raws, keys); err != nil {
 		return nil, err
 	}
-	if err := checkSignature(ctx, st, c.Head.Key, c.Head.Manifest.RunID, raws[len(raws)-1], pub); err != nil {
+	if err := keys.check(ctx, st, c.Head.Key, c.Head.Sequence, c.Head.Manifest.RunID, raws[len(raws)-1]); err != nil {
 		return nil, fmt.Errorf("%w: head %s: %v", ErrChainBroken, c.Head.Key, err)
 	}
 	return c, nil
@@ -228,10 +242,18 @@ func resume(ctx context.Context, st store.Store, stream string, pub crypto.Publi
 		if err != nil {
 			return nil, fmt.Errorf("read manifests of %s: %w", stream, err)
 		}
-		if err := c.fold(seqs, raws); err != nil {
+		if err := c.fold(seqs, raws, stateKeys(pub)); errors.Is(err, errKeysUnknown) {
+			log.Info("a key transition since the start-up state: reading the chain's key history", "stream", stream)
+			return Load(ctx, st, stream, pub)
+		} else if err != nil {
 			return nil, err
 		}
 		headRaw = raws[len(raws)-1]
+	}
+	if c.Head.Manifest.KeyTransition != nil {
+		// The head hands over to a new key: which key is current is the
+		// key history's to say.
+		return Load(ctx, st, stream, pub)
 	}
 	if err := checkSignature(ctx, st, c.Head.Key, c.Head.Manifest.RunID, headRaw, pub); err != nil {
 		return nil, fmt.Errorf("%w: head %s: %v", ErrChainBroken, c.Head.Key, err)
@@ -240,8 +262,9 @@ func resume(ctx context.Context, st store.Store, stream string, pub crypto.Publi
 }
 
 // fold appends the manifests seqs (their bytes raws) to the chain, checking
-// each against its key and its link to the one before.
-func (c *Chain) fold(seqs []uint64, raws [][]byte) error {
+// each against its key and its link to the one before, and each key
+// transition record against the key history keys.
+func (c *Chain) fold(seqs []uint64, raws [][]byte, keys *keyHistory) error {
 	prev := c.Head
 	for i, n := range seqs {
 		key := manifest.Key(c.Stream, n)
@@ -258,6 +281,9 @@ func (c *Chain) fold(seqs []uint64, raws [][]byte) error {
 		}
 		if err := checkPartOrder(prev, m); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
+		}
+		if err := keys.checkTransition(e); err != nil {
+			return err
 		}
 		c.record(m)
 		if err := c.tree.append(e.SHA256); err != nil {
@@ -322,7 +348,19 @@ func (p *signatureProblem) Error() string { return p.detail }
 // A *signatureProblem says what is wrong with the signature; other errors
 // come from the store.
 func checkSignature(ctx context.Context, st store.Store, key, runID string, raw []byte, pub crypto.PublicKey) error {
-	sigKey := manifest.SignatureKey(key, runID)
+	err := checkSig(ctx, st, manifest.SignatureKey(key, runID), key, raw, pub)
+	var sp *signatureProblem
+	if errors.As(err, &sp) && sp.kind == KindSignatureMissing && strings.HasPrefix(sp.detail, "invalid key ") {
+		// The run id (from the manifest, which may be tampered with)
+		// makes no valid key: there can be no signature.
+		return &signatureProblem{KindSignatureMissing, fmt.Sprintf("run id %q gives no valid signature key", runID)}
+	}
+	return err
+}
+
+// checkSig verifies the signature sidecar at sigKey of the manifest bytes
+// raw stored at key.
+func checkSig(ctx context.Context, st store.Store, sigKey, key string, raw []byte, pub crypto.PublicKey) error {
 	sb, err := readCapped(ctx, st, sigKey, MaxSignatureBytes)
 	if errors.Is(err, store.ErrNotFound) {
 		return &signatureProblem{KindSignatureMissing, "no signature at " + sigKey}
@@ -331,9 +369,7 @@ func checkSignature(ctx context.Context, st store.Store, key, runID string, raw 
 		return &signatureProblem{KindSignatureInvalid, err.Error()}
 	}
 	if errors.Is(err, store.ErrInvalidKey) {
-		// The run id (from the manifest, which may be tampered with)
-		// makes no valid key: there can be no signature.
-		return &signatureProblem{KindSignatureMissing, fmt.Sprintf("run id %q gives no valid signature key", runID)}
+		return &signatureProblem{KindSignatureMissing, "invalid key " + sigKey}
 	}
 	if err != nil {
 		return err
@@ -368,6 +404,13 @@ func checkSignature(ctx context.Context, st store.Store, key, runID string, raw 
 // Append returns an error wrapping ErrSequenceTaken and the chain is
 // unchanged. opts carries encryption and retention for both objects.
 func (c *Chain) Append(ctx context.Context, st store.Store, signer signing.Signer, m *manifest.Manifest, opts store.PutOptions) (*Entry, error) {
+	return c.appendSigned(ctx, st, signer, nil, m, opts)
+}
+
+// appendSigned is Append; when next is set (a key transition record), the
+// manifest is also signed by next, in its transition signature sidecar,
+// stored before the manifest.
+func (c *Chain) appendSigned(ctx context.Context, st store.Store, signer, next signing.Signer, m *manifest.Manifest, opts store.PutOptions) (*Entry, error) {
 	m.Stream = c.Stream
 	m.Sequence = c.NextSequence()
 	m.Previous = nil
@@ -380,22 +423,34 @@ func (c *Chain) Append(ctx context.Context, st store.Store, signer signing.Signe
 	}
 	key := manifest.Key(c.Stream, m.Sequence)
 	sum := manifest.SHA256(raw)
-	value, err := signer.Sign(ctx, raw)
-	if err != nil {
-		return nil, fmt.Errorf("sign %s: %w", key, err)
-	}
-	sb, err := manifest.MarshalSignature(&manifest.Signature{
-		ManifestKey: key, ManifestSHA256: sum,
-		Algorithm: signer.Algorithm(), KeyID: signer.KeyID(), Value: value,
-	})
-	if err != nil {
-		return nil, err
-	}
 	opts.IfNotExists = true
 	opts.ContentType = "application/json"
-	opts.Size = int64(len(sb))
-	if _, err := st.Put(ctx, manifest.SignatureKey(key, m.RunID), bytes.NewReader(sb), opts); err != nil {
-		return nil, fmt.Errorf("store signature of %s: %w", key, err)
+	put := func(s signing.Signer, sigKey string) error {
+		value, err := s.Sign(ctx, raw)
+		if err != nil {
+			return fmt.Errorf("sign %s: %w", key, err)
+		}
+		sb, err := manifest.MarshalSignature(&manifest.Signature{
+			ManifestKey: key, ManifestSHA256: sum,
+			Algorithm: s.Algorithm(), KeyID: s.KeyID(), Value: value,
+		})
+		if err != nil {
+			return err
+		}
+		o := opts
+		o.Size = int64(len(sb))
+		if _, err := st.Put(ctx, sigKey, bytes.NewReader(sb), o); err != nil {
+			return fmt.Errorf("store signature of %s: %w", key, err)
+		}
+		return nil
+	}
+	if err := put(signer, manifest.SignatureKey(key, m.RunID)); err != nil {
+		return nil, err
+	}
+	if next != nil {
+		if err := put(next, manifest.TransitionSignatureKey(key, m.RunID)); err != nil {
+			return nil, err
+		}
 	}
 	opts.Size = int64(len(raw))
 	if _, err := st.Put(ctx, key, bytes.NewReader(raw), opts); err != nil {

@@ -139,18 +139,36 @@ func (v *noteVerifier) Verify(msg, sig []byte) bool {
 // ErrNoteKey, one for another log ErrNoteOrigin, anything that is not a
 // checkpoint ErrNoteFormat; each error says what was found, quoted.
 func OpenTreeHead(raw []byte, pub crypto.PublicKey, origin string) (*TreeHead, error) {
+	return OpenTreeHeadKeys(raw, []crypto.PublicKey{pub}, origin)
+}
+
+// OpenTreeHeadKeys is OpenTreeHead for a chain whose key was rotated: a
+// note signed by any of keys (the keys of the chain's history) verifies.
+func OpenTreeHeadKeys(raw []byte, keys []crypto.PublicKey, origin string) (*TreeHead, error) {
 	if len(raw) > MaxNoteBytes {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrNoteFormat, MaxNoteBytes)
 	}
-	name, hash, err := noteKey(pub)
-	if err != nil {
-		return nil, err
+	var vs []note.Verifier
+	var names []string
+	seen := map[string]bool{}
+	for _, pub := range keys {
+		name, hash, err := noteKey(pub)
+		if err != nil {
+			return nil, err
+		}
+		if seen[name] {
+			continue // the same key twice
+		}
+		seen[name] = true
+		alg, err := signing.AlgorithmFor(pub)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, &noteVerifier{name: name, hash: hash, pub: pub, alg: alg})
+		names = append(names, name)
 	}
-	alg, err := signing.AlgorithmFor(pub)
-	if err != nil {
-		return nil, err
-	}
-	n, err := note.Open(raw, note.VerifierList(&noteVerifier{name: name, hash: hash, pub: pub, alg: alg}))
+	name := strings.Join(names, ", ")
+	n, err := note.Open(raw, note.VerifierList(vs...))
 	if err != nil {
 		var unverified *note.UnverifiedNoteError
 		var invalid *note.InvalidSignatureError

@@ -98,13 +98,14 @@ func PublishTreeHead(ctx context.Context, st, witness store.Store, stream string
 	return nil
 }
 
-// ReadTreeHead reads and opens the checkpoint of size n from st.
-func ReadTreeHead(ctx context.Context, st store.Store, stream string, n uint64, pub crypto.PublicKey, origin string) (*TreeHead, error) {
+// ReadTreeHead reads and opens the checkpoint of size n from st, signed
+// by pub or, for a chain whose key was rotated, one of more.
+func ReadTreeHead(ctx context.Context, st store.Store, stream string, n uint64, pub crypto.PublicKey, origin string, more ...crypto.PublicKey) (*TreeHead, error) {
 	raw, err := readCapped(ctx, st, CheckpointKey(stream, n), MaxNoteBytes)
 	if err != nil {
 		return nil, err
 	}
-	return OpenTreeHead(raw, pub, origin)
+	return OpenTreeHeadKeys(raw, append([]crypto.PublicKey{pub}, more...), origin)
 }
 
 // witnessed is one checkpoint key found in a witness.

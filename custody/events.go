@@ -186,9 +186,10 @@ type LogReport struct {
 
 // ReadLog reads the custody log and verifies it like a chain: sequence
 // numbers from 1 with no gap, each event linking to the exact bytes of the
-// one before, each signature by pub. Store errors stop it; everything
-// wrong with the log itself is a Problem.
-func ReadLog(ctx context.Context, st store.Store, pub crypto.PublicKey) (*LogReport, error) {
+// one before, each signature by pub (or by one of more: the keys of a
+// rotated key's history, custody.HistoryKeys). Store errors stop it;
+// everything wrong with the log itself is a Problem.
+func ReadLog(ctx context.Context, st store.Store, pub crypto.PublicKey, more ...crypto.PublicKey) (*LogReport, error) {
 	seqs, odd, err := eventSeqs(ctx, st)
 	if err != nil {
 		return nil, err
@@ -233,7 +234,7 @@ func ReadLog(ctx context.Context, st store.Store, pub crypto.PublicKey) (*LogRep
 				Detail: "previous link does not name the exact bytes of " + prev.Key})
 		}
 		var sp *signatureProblem
-		if err := checkSignature(ctx, st, key, e.ID, raw, pub); errors.As(err, &sp) {
+		if err := checkSignatureAny(ctx, st, key, e.ID, raw, pub, more); errors.As(err, &sp) {
 			rep.Problems = append(rep.Problems, Problem{Kind: sp.kind, Key: key, Sequence: n, Detail: sp.detail})
 		} else if err != nil {
 			return nil, err

@@ -46,19 +46,41 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	c, err := loadIndexed(ctx, st, stream, pub, stateDir, log, false)
+	if errors.Is(err, errKeysUnknown) {
+		// A key transition since the start-up state: the state vouches for
+		// one key only, so the chain is listed and its key history read.
+		log.Info("a key transition since the start-up state: reading the chain's key history", "stream", stream)
+		c, err = loadIndexed(ctx, st, stream, pub, stateDir, log, true)
+	}
+	return c, err
+}
+
+// loadIndexed is LoadIndexed, from the start-up state unless fullKeys.
+func loadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.PublicKey, stateDir string, log *slog.Logger, fullKeys bool) (*Chain, error) {
 	// tree, when not nil, is the transparency log over manifests 1..treeAt.
 	var tree *treeRange
 	var treeAt, stored uint64
+	var keys *keyHistory
 	sc, _, err := resumeState(ctx, st, stream, pub, false, log)
+	if !fullKeys && err == nil && sc.Head.Manifest != nil && sc.Head.Manifest.KeyTransition != nil {
+		err = errNoState // the state's head hands over to a new key: read the key history
+	}
+	if fullKeys && err == nil {
+		err = errNoState
+	}
 	switch {
 	case err == nil:
-		tree, treeAt = sc.tree, sc.Head.Sequence
+		tree, treeAt, keys = sc.tree, sc.Head.Sequence, stateKeys(pub)
 		if stored, err = probeStored(ctx, st, stream, treeAt); err != nil {
 			return nil, err
 		}
 	case errors.Is(err, errNoState):
-		seqs, err := listManifests(ctx, st, stream)
+		seqs, transSeqs, err := listChain(ctx, st, stream)
 		if err != nil {
+			return nil, err
+		}
+		if keys, err = chainKeys(ctx, st, stream, transSeqs, pub); err != nil {
 			return nil, err
 		}
 		for i, n := range seqs {
@@ -95,7 +117,7 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 		treeAt = from
 	}
 	if base != nil && from == stored {
-		if err := checkHead(ctx, st, prev, pub); err != nil {
+		if err := checkHead(ctx, st, prev, keys); err != nil {
 			base.Close()
 			return nil, err
 		}
@@ -112,6 +134,9 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 		}
 		if err := checkPartOrder(prev, e.Manifest); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrChainBroken, e.Key, err)
+		}
+		if err := keys.checkTransition(e); err != nil {
+			return err
 		}
 		if err := b.Add(e.Manifest); err != nil {
 			return err
@@ -133,7 +158,7 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 	}
 	c := &Chain{Stream: stream, Head: prev, tree: tree}
 	if prev != nil {
-		if err := checkHead(ctx, st, prev, pub); err != nil {
+		if err := checkHead(ctx, st, prev, keys); err != nil {
 			return nil, err
 		}
 		c.Head = withoutLists(prev)
@@ -149,7 +174,10 @@ func LoadIndexed(ctx context.Context, st store.Store, stream string, pub crypto.
 }
 
 // checkHead verifies the head manifest's signature.
-func checkHead(ctx context.Context, st store.Store, head *Entry, pub crypto.PublicKey) error {
+func checkHead(ctx context.Context, st store.Store, head *Entry, keys *keyHistory) error {
+	if keys.fromState && head.Manifest != nil && head.Manifest.KeyTransition != nil {
+		return errKeysUnknown // which key is current after it is the history's to say
+	}
 	raw, err := readCapped(ctx, st, head.Key, MaxManifestBytes)
 	if err != nil {
 		return err
@@ -157,7 +185,7 @@ func checkHead(ctx context.Context, st store.Store, head *Entry, pub crypto.Publ
 	if manifest.SHA256(raw) != head.SHA256 {
 		return fmt.Errorf("%w: head %s changed while it was read", ErrChainBroken, head.Key)
 	}
-	if err := checkSignature(ctx, st, head.Key, head.Manifest.RunID, raw, pub); err != nil {
+	if err := keys.check(ctx, st, head.Key, head.Sequence, head.Manifest.RunID, raw); err != nil {
 		return fmt.Errorf("%w: head %s: %v", ErrChainBroken, head.Key, err)
 	}
 	return nil

@@ -82,8 +82,13 @@ func (p Problem) String() string {
 
 // VerifyOptions configure Verify.
 type VerifyOptions struct {
-	// PublicKey is the only key trusted to have signed the manifests.
+	// PublicKey is a key trusted to have signed the manifests (a trust
+	// anchor). A chain whose key was rotated is followed from it through
+	// its key transition records (keyhistory.go) to every other key of
+	// its history.
 	PublicKey crypto.PublicKey
+	// TrustedKeys are more trust anchors, like PublicKey.
+	TrustedKeys []crypto.PublicKey
 	// Deep downloads every object and re-hashes it. Otherwise objects are
 	// checked by the size and checksum the store reports; stores without
 	// server-side checksums (the filesystem store) are always read whole.
@@ -186,6 +191,10 @@ type Report struct {
 	// many witnessed checkpoints it was proven to extend. It is given when
 	// the whole chain is verified.
 	Checkpoint *TreeReport `json:"checkpoint,omitempty"`
+	// Keys are the chain's signing keys, in order, with the sequence
+	// numbers each signed, as its key transition records tell (one key
+	// for a chain never rotated).
+	Keys []KeyRange `json:"keys,omitempty"`
 }
 
 // IncompleteRun is a run cut short after sealing some of its parts.
@@ -221,6 +230,7 @@ type verifier struct {
 	rewrites map[uint64]bool    // manifests that differ from the checkpoint
 	heads    *manifest.Manifest // the head, when read
 	leaves   map[uint64]string  // manifest sha256 by sequence, for the tree
+	keys     *keyHistory        // the chain's key history, from the trust anchors
 	open     *IncompleteRun     // a run sealed in parts, its last part not seen yet
 
 	read      bool // objects must be read whole
@@ -285,6 +295,9 @@ func Verify(ctx context.Context, st store.Store, stream string, opts VerifyOptio
 		return v.rep, nil
 	}
 	v.rep.Head = l.head
+	if err := v.readKeys(ctx, l); err != nil {
+		return nil, err
+	}
 	// Pass 2: the range.
 	from, to := max(opts.From, 1), l.head
 	if opts.From > l.head {

@@ -38,7 +38,7 @@ func (v *verifier) fetch(ctx context.Context, n uint64) fetched {
 	if err != nil {
 		return fetched{raw: raw, parseErr: err}
 	}
-	return fetched{raw: raw, m: m, sigErr: checkSignature(ctx, v.st, key, m.RunID, raw, v.opts.PublicKey)}
+	return fetched{raw: raw, m: m, sigErr: v.keys.check(ctx, v.st, key, n, m.RunID, raw)}
 }
 
 // prefetch reads the manifests seqs in the background, at most
@@ -183,6 +183,15 @@ func (v *verifier) checkManifest(n uint64, prev *Entry, f fetched) (*Entry, bool
 		v.runs[m.RunID] = n
 	}
 	v.ownSigs[manifest.SignatureKey(key, m.RunID)] = true
+	if m.KeyTransition != nil {
+		v.ownSigs[manifest.TransitionSignatureKey(key, m.RunID)] = true
+		switch {
+		case !v.keys.isTransition(n):
+			mark(KindKeyTransition, "key transition record without the new key's signature at "+manifest.TransitionSignatureKey(key, m.RunID))
+		case v.keys.broken(n):
+			valid = false // reported with the key history
+		}
+	}
 	if m.Stream != v.stream || m.Sequence != n {
 		mark(KindManifestMisplaced, fmt.Sprintf("stored as %s sequence %d, content says %s sequence %d", v.stream, n, m.Stream, m.Sequence))
 	}

@@ -156,7 +156,7 @@ func (v *verifier) readWitnessed(ctx context.Context) ([]witnessedHead, map[uint
 			if err != nil {
 				return err
 			}
-			th, err := OpenTreeHead(raw, v.opts.PublicKey, origin)
+			th, err := OpenTreeHeadKeys(raw, v.keys.keysOf(), origin)
 			if err == nil && th.Size != f.size {
 				err = fmt.Errorf("%w: stored as tree size %d, says %d", ErrNoteFormat, f.size, th.Size)
 			}

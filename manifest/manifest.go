@@ -37,6 +37,10 @@ type Manifest struct {
 	Exporter   Exporter  `json:"exporter"`
 	// Reason says why the run happened (a schedule, a request number).
 	Reason string `json:"reason,omitempty"`
+	// KeyTransition, when set, makes this manifest a key transition
+	// record (transition.go): it lists no objects and hands the chain
+	// from one signing key to the next.
+	KeyTransition *KeyTransition `json:"key_transition,omitempty"`
 	// Store is where the objects are, e.g. "s3://bucket/prefix" (no secrets).
 	Store  string `json:"store"`
 	Source Source `json:"source"`
@@ -309,6 +313,9 @@ func (m *Manifest) Validate() error {
 		if sk.Reason == "" {
 			bad("skipped[%d].reason: missing", i)
 		}
+	}
+	if err := m.KeyTransition.validate(m); err != nil {
+		bad("key_transition: %v", err)
 	}
 	return errors.Join(errs...)
 }

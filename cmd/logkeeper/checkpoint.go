@@ -42,7 +42,16 @@ func checkpointCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// A rotated key: the chain is loaded with its current key,
+			// reached from pub through its key transition records.
+			keys, err := custody.HistoryKeys(ctx, st, cf.stream, pub)
+			if err != nil {
+				return cli.Incomplete(fmt.Errorf("could not complete: %w", err))
+			}
 			chain, err := custody.Load(ctx, st, cf.stream, pub)
+			for i := len(keys) - 1; i >= 0 && errors.Is(err, custody.ErrKeyNotCurrent); i-- {
+				chain, err = custody.Load(ctx, st, cf.stream, keys[i])
+			}
 			if errors.Is(err, custody.ErrChainBroken) {
 				return cli.Problems(fmt.Errorf("%w (run logkeeper verify for the full report)", err))
 			}
@@ -57,7 +66,7 @@ func checkpointCommand() *cli.Command {
 				return cli.Incomplete(err)
 			}
 			origin := custody.Origin(storeOrigin(cfg.Store.Origin, st), cf.stream)
-			th, err := custody.ReadTreeHead(ctx, st, cf.stream, size, pub, origin)
+			th, err := custody.ReadTreeHead(ctx, st, cf.stream, size, pub, origin, keys...)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				return cli.Problems(fmt.Errorf("no checkpoint for tree size %d at %s: the run that wrote manifest %d stopped before its checkpoint; the next run writes one", size, custody.CheckpointKey(cf.stream, size), size))

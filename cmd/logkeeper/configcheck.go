@@ -38,8 +38,10 @@ func configCheckCommand() *cli.Command {
 				}
 			}
 			problems := daemon.Problems(err)
+			// Beyond the file, it only reads each stream's key transition
+			// records (rotationWarnings), when the store can be reached.
 			if env.JSON {
-				return printConfigJSON(env, cfg, problems)
+				return printConfigJSON(ctx, env, cfg, problems)
 			}
 			for _, p := range problems {
 				env.Printf("%s\n", p)
@@ -55,13 +57,16 @@ func configCheckCommand() *cli.Command {
 				}
 				env.Printf("stream %s: %s, window %s\n", s.Name, schedule, cli.Duration(s.Window))
 			}
+			for _, w := range rotationWarnings(ctx, cfg) {
+				env.Printf("warning: %s\n", w)
+			}
 			env.Printf("%s: valid (%s)\n", cf.path, cli.Count(len(cfg.Streams), "stream", ""))
 			return nil
 		},
 	}
 }
 
-func printConfigJSON(env *cli.Env, cfg *config.Config, problems []string) error {
+func printConfigJSON(ctx context.Context, env *cli.Env, cfg *config.Config, problems []string) error {
 	type stream struct {
 		Name     string `json:"name"`
 		Schedule string `json:"schedule,omitempty"`
@@ -71,9 +76,11 @@ func printConfigJSON(env *cli.Env, cfg *config.Config, problems []string) error 
 	out := struct {
 		Valid    bool     `json:"valid"`
 		Problems []string `json:"problems"`
+		Warnings []string `json:"warnings,omitempty"`
 		Streams  []stream `json:"streams,omitempty"`
 	}{Valid: len(problems) == 0, Problems: append([]string{}, problems...)}
 	if out.Valid {
+		out.Warnings = rotationWarnings(ctx, cfg)
 		for _, s := range cfg.Streams {
 			out.Streams = append(out.Streams, stream{s.Name, s.Schedule, cli.Duration(s.Window), int64(s.Window.Seconds())})
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"flag"
 	"fmt"
 	"time"
@@ -75,7 +76,17 @@ func custodyLogCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := custody.ReadLog(ctx, st, pub)
+			// A rotated key: the events are signed by the keys of the
+			// streams' key histories, which pub reaches.
+			var more []crypto.PublicKey
+			for _, s := range cfg.Streams {
+				keys, err := custody.HistoryKeys(ctx, st, s.Name, pub)
+				if err != nil {
+					return cli.Incomplete(err)
+				}
+				more = append(more, keys...)
+			}
+			rep, err := custody.ReadLog(ctx, st, pub, more...)
 			if err != nil {
 				return cli.Incomplete(err)
 			}

@@ -51,6 +51,7 @@ func logkeeper() *cli.App {
 			configCheckCommand(),
 			keysGenerateCommand(),
 			keysPublicCommand(),
+			keysRotateCommand(),
 			versionCommand(),
 		},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,7 +21,7 @@ func verifyCommand() *cli.Command {
 	var (
 		cf         configFlags
 		opts       custody.VerifyOptions
-		pubkey     string
+		pubkeys    []string
 		checkpoint string
 		origin     string
 		note       []byte
@@ -34,7 +35,10 @@ func verifyCommand() *cli.Command {
 		Flags: func(fs *flag.FlagSet) {
 			cf.define(fs, true)
 			fs.BoolVar(&opts.Deep, "deep", false, "download every object and re-hash it")
-			fs.StringVar(&pubkey, "pubkey", "", "trust only this public key `file` (PEM) instead of the configured signing key's")
+			fs.Func("pubkey", "trust this public key `file` (PEM) instead of the configured signing key's; repeat it to trust several (a chain whose key was rotated is followed from any key of its history)", func(v string) error {
+				pubkeys = append(pubkeys, v)
+				return nil
+			})
 			fs.Uint64Var(&opts.From, "from", 0, "first manifest `sequence` number to check")
 			fs.Uint64Var(&opts.To, "to", 0, "last manifest `sequence` number to check")
 			fs.StringVar(&checkpoint, "checkpoint", "", "`SEQ:SHA256` of a manifest recorded at an earlier verify (head and head_sha256), or a checkpoint note FILE (logkeeper checkpoint): reports a chain cut short or rewritten since")
@@ -73,8 +77,19 @@ func verifyCommand() *cli.Command {
 				opts.Origin = origin
 			}
 			// The key first: a key problem is exit 2 whatever the store.
-			if opts.PublicKey, err = publicKey(ctx, cfg, pubkey); err != nil {
-				return err
+			if len(pubkeys) == 0 {
+				pubkeys = []string{""}
+			}
+			for i, f := range pubkeys {
+				pub, err := publicKey(ctx, cfg, f)
+				if err != nil {
+					return err
+				}
+				if i == 0 {
+					opts.PublicKey = pub
+				} else {
+					opts.TrustedKeys = append(opts.TrustedKeys, pub)
+				}
 			}
 			if err := rec.open(ctx, env, cfg); err != nil {
 				return err
@@ -84,7 +99,11 @@ func verifyCommand() *cli.Command {
 				return err
 			}
 			if note != nil {
-				th, err := custody.OpenTreeHead(note, opts.PublicKey, custody.Origin(storeOrigin(opts.Origin, st), cf.stream))
+				keys, err := custody.HistoryKeys(ctx, st, cf.stream, append([]crypto.PublicKey{opts.PublicKey}, opts.TrustedKeys...)...)
+				if err != nil {
+					return cli.Incomplete(fmt.Errorf("could not complete: %w", err))
+				}
+				th, err := custody.OpenTreeHeadKeys(note, keys, custody.Origin(storeOrigin(opts.Origin, st), cf.stream))
 				if err != nil {
 					return cli.Usage(fmt.Errorf("--checkpoint %s: %w", checkpoint, err))
 				}
@@ -129,6 +148,13 @@ func printVerify(env *cli.Env, rep *custody.Report, opts custody.VerifyOptions, 
 		env.Printf("%s %s: %s\n", p.Kind, p.Key, p.Detail)
 	}
 	keyID, _ := signing.KeyID(opts.PublicKey)
+	if len(rep.Keys) > 1 {
+		var ks []string
+		for _, k := range rep.Keys {
+			ks = append(ks, fmt.Sprintf("%s (%d-%d)", k.KeyID, k.From, k.To))
+		}
+		keyID = "history " + strings.Join(ks, ", ")
+	}
 	mode := "fast"
 	if opts.Deep {
 		mode = "deep"

@@ -60,6 +60,9 @@ type Index struct {
 	Bytes     int64      `json:"bytes"`
 	// Events are the matter's custody events, as in the store's log.
 	Events []Event `json:"events"`
+	// Transitions are the chain's key transition records (keys.go):
+	// absent when its key was never rotated.
+	Transitions []Transition `json:"transitions,omitempty"`
 }
 
 // Event is one bundled custody event and its signature.

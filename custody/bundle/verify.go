@@ -76,6 +76,9 @@ const (
 type verifier struct {
 	root *os.Root
 	rep  *Report
+	keys *bundleKeys
+	// bundledKey is the bundled key's id when a trusted key was given.
+	bundledKey string
 }
 
 func (v *verifier) problem(kind, p, format string, a ...any) {
@@ -163,6 +166,12 @@ func (v *verifier) verify(pub crypto.PublicKey) {
 	}
 	v.rep.Matter, v.rep.Stream = ix.Matter, ix.Stream
 	pub = v.trustedKey(ix, pub)
+	v.keys = v.checkTransitions(ix, pub)
+	// The bundled key may be any key of the chain's history the trusted
+	// key reaches (the bundle is made with the chain's current key).
+	if _, ok := v.keys.all()[v.bundledKey]; v.bundledKey != "" && !ok {
+		v.problem(KindKeyMismatch, ix.PublicKey, "bundled key %s is not the trusted key %s (nor a key of its history)", v.bundledKey, v.rep.TrustedKey)
+	}
 	ms := v.checkManifests(ix, pub)
 	v.checkFiles(ix, ms)
 	v.checkEvents(ix, pub)
@@ -180,9 +189,7 @@ func (v *verifier) trustedKey(ix *Index, given crypto.PublicKey) crypto.PublicKe
 		v.rep.KeySource = KeyGiven
 		v.rep.TrustedKey, _ = signing.KeyID(given)
 		if err == nil {
-			if id, _ := signing.KeyID(bundledKey); id != v.rep.TrustedKey {
-				v.problem(KindKeyMismatch, ix.PublicKey, "bundled key %s is not the trusted key %s", id, v.rep.TrustedKey)
-			}
+			v.bundledKey, _ = signing.KeyID(bundledKey)
 		}
 		return given
 	}
@@ -257,14 +264,23 @@ func (v *verifier) checkManifests(ix *Index, pub crypto.PublicKey) map[uint64]*b
 	return ms
 }
 
-func (v *verifier) checkSignature(e Manifest, raw []byte, pub crypto.PublicKey) bool {
-	return v.checkSig(e.Signature, e.Path, e.Key, raw, pub)
+func (v *verifier) checkSignature(e Manifest, raw []byte, _ crypto.PublicKey) bool {
+	pub, id := v.keys.at(e.Sequence)
+	if pub == nil && id != "" {
+		v.problem(KindSignatureKey, e.Signature, "the chain's key at sequence %d is %s, which the trusted key %s does not reach through valid key transitions", e.Sequence, id, v.rep.TrustedKey)
+		return false
+	}
+	return v.checkSigBy(e.Signature, e.Path, e.Key, raw, pub, id)
 }
 
 // checkSig checks the signature sidecar at sigPath over raw, the bytes at
 // dataPath, stored at key in the archive. Bytes that are not the ones the
 // signature names are reported on dataPath; any other failure on sigPath.
-func (v *verifier) checkSig(sigPath, dataPath, key string, raw []byte, pub crypto.PublicKey) bool {
+// checkSigBy checks the signature sidecar at sigPath over raw, the bytes
+// at dataPath, stored at key in the archive, with the key pub whose
+// fingerprint is want. Bytes that are not the ones the signature names
+// are reported on dataPath; any other failure on sigPath.
+func (v *verifier) checkSigBy(sigPath, dataPath, key string, raw []byte, pub crypto.PublicKey, want string) bool {
 	e := Manifest{Signature: sigPath, Key: key}
 	sb, err := v.read(e.Signature, MaxSignatureBytes)
 	if err != nil {
@@ -280,8 +296,8 @@ func (v *verifier) checkSig(sigPath, dataPath, key string, raw []byte, pub crypt
 		v.problem(KindSignatureInvalid, e.Signature, "no trusted key to check it with")
 		return false
 	}
-	if sig.KeyID != v.rep.TrustedKey {
-		v.problem(KindSignatureKey, e.Signature, "signed by key %s, trusted key is %s", sig.KeyID, v.rep.TrustedKey)
+	if sig.KeyID != want {
+		v.problem(KindSignatureKey, e.Signature, "signed by key %s, trusted key is %s", sig.KeyID, want)
 		return false
 	}
 	if sig.ManifestKey == e.Key && sig.ManifestSHA256 != manifest.SHA256(raw) {
@@ -510,7 +526,8 @@ func (v *verifier) checkEvents(ix *Index, pub crypto.PublicKey) {
 		if ev.Sequence != e.Sequence || ev.Matter != ix.Matter {
 			v.problem(KindEventInvalid, e.Path, "holds event %d of matter %q, index says %d of %q", ev.Sequence, ev.Matter, e.Sequence, ix.Matter)
 		}
-		v.checkSig(e.Signature, e.Path, e.Key, raw, pub)
+		kp, kid := v.eventKey(e.Signature, pub)
+		v.checkSigBy(e.Signature, e.Path, e.Key, raw, kp, kid)
 		if prev, ok := bySeq[e.Sequence-1]; ok && (ev.Previous == nil || ev.Previous.Key != prev.key || ev.Previous.SHA256 != prev.sum) {
 			v.problem(KindChainBroken, e.Path, "previous link does not name the exact bytes of event %d", e.Sequence-1)
 		}

@@ -243,11 +243,26 @@ func NewJob(ctx context.Context, c *config.Config, streamName string, st store.S
 	if err != nil {
 		return nil, err
 	}
+	j, err := NewKeyJob(ctx, c, s.Name, st, signer, log)
+	if err != nil {
+		return nil, err
+	}
+	j.Source = src
+	return j, nil
+}
+
+// NewKeyJob is NewJob without a source: what appending to a stream's chain
+// needs (the store, key, witness, encryption and retention), as a key
+// rotation does (export.Job.Rotate).
+func NewKeyJob(ctx context.Context, c *config.Config, stream string, st store.Store, signer signing.Signer, log *slog.Logger) (*export.Job, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	var err error
 	j := &export.Job{
-		Stream: s.Name,
+		Stream: stream,
 		Store:  st,
 		Signer: signer,
-		Source: src,
 		// Files in flight. Small files are bound by request latency, not
 		// bandwidth: 16 at once match a plain 16-worker PutObject loop
 		// (make bench-compare). Memory stays bounded by the store's
