@@ -76,15 +76,22 @@ func setMetaXattr(f *os.File, mb []byte) (bool, error) {
 // metaXattrOf reads the metadata attribute of the open file f; ok is false
 // when f has none (or its filesystem has no user attributes).
 func metaXattrOf(f *os.File) (b []byte, ok bool, err error) {
-	buf := make([]byte, maxMetaXattr)
-	n, err := unix.Fgetxattr(int(f.Fd()), metaXattr, buf)
-	switch {
-	case err == nil:
-		return buf[:n], true, nil
-	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.ENOTSUP), errors.Is(err, unix.EOPNOTSUPP):
-		return nil, false, nil
-	case errors.Is(err, unix.ERANGE):
-		return nil, false, fmt.Errorf("metadata attribute is larger than %d bytes: %w", maxMetaXattr, store.ErrUnreadable)
+	// What logkeeper writes fits the first buffer; a larger attribute is
+	// read again up to the cap.
+	for _, size := range []int{min(xattrReadSize, maxMetaXattr), maxMetaXattr} {
+		buf := make([]byte, size)
+		n, err := unix.Fgetxattr(int(f.Fd()), metaXattr, buf)
+		switch {
+		case err == nil:
+			return buf[:n], true, nil
+		case errors.Is(err, unix.ENODATA), errors.Is(err, unix.ENOTSUP), errors.Is(err, unix.EOPNOTSUPP):
+			return nil, false, nil
+		case !errors.Is(err, unix.ERANGE):
+			return nil, false, fmt.Errorf("metadata attribute: %w", err)
+		}
 	}
-	return nil, false, fmt.Errorf("metadata attribute: %w", err)
+	return nil, false, fmt.Errorf("metadata attribute is larger than %d bytes: %w", maxMetaXattr, store.ErrUnreadable)
 }
+
+// xattrReadSize is the buffer a metadata attribute is first read into.
+const xattrReadSize = 2 << 10

@@ -211,3 +211,21 @@ func TestForeignFileWithoutMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// An attribute larger than the first read buffer, under the cap, is read
+// whole.
+func TestXattrLargerThanFirstRead(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	s := xattrStore(t, root)
+	md := map[string]string{"k": strings.Repeat("v", 3000)}
+	put, err := s.Put(ctx, "s/x", strings.NewReader("x"), store.PutOptions{Size: 1, Metadata: md})
+	must(t, err)
+	if b, err := getXattr(filepath.Join(root, "s/x")); err != nil || len(b) < 3000 {
+		t.Fatalf("attribute: %d bytes, %v", len(b), err)
+	}
+	h, err := s.Head(ctx, "s/x", store.GetOptions{})
+	if err != nil || h.ETag != put.ETag || h.Metadata["k"] != md["k"] {
+		t.Fatalf("head: %v, %v", h.ETag, err)
+	}
+}
