@@ -163,7 +163,12 @@ func TestVerifyRegressions(t *testing.T) {
 		{name: "garbage metadata beside one object and another object deleted", code: 1,
 			kinds: []string{custody.KindObjectMissing, custody.KindObjectUnreadable}, counts: counts{3, 3, 4, 2},
 			tamper: func(t *testing.T, a *archived) []string {
-				must(t, os.WriteFile(filepath.Join(a.root, ".logkeeper/meta", a.ms[1].Objects[0].Key+".json"), []byte("{garbage"), 0o644))
+				// The metadata is in the object's attribute, or in a side
+				// file where the filesystem has no user attributes.
+				key := a.ms[1].Objects[0].Key
+				if err := syscall.Setxattr(a.path(key), "user.logkeeper.meta", []byte("{garbage"), 0); err != nil {
+					must(t, os.WriteFile(filepath.Join(a.root, ".logkeeper/meta", key+".json"), []byte("{garbage"), 0o644))
+				}
 				must(t, os.Remove(a.path(a.ms[2].Objects[0].Key)))
 				return nil
 			}},

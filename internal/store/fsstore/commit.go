@@ -16,7 +16,22 @@ import (
 )
 
 // How a create is made durable and visible (Put without IfMatch). The
-// order of a single create is unchanged, and so are the guarantees:
+// guarantees are those of a single create: nothing is visible before it is
+// durable, and the metadata is never behind its object.
+//
+// Where the filesystem takes user extended attributes (xattr.go), the
+// object is one file, as a copy program writes it:
+//
+//  1. the object's bytes are written to a temporary file, and its metadata
+//     set as the file's attribute;
+//  2. under the store lock, the key is checked free and claimed;
+//  3. the file is fsynced: bytes and metadata are durable together;
+//  4. under the store lock still, the file is moved to the key (a rename
+//     that never replaces) and the folder is fsynced: the object, with its
+//     metadata, is durable and visible. Put returns only then.
+//
+// Otherwise (and for metadata too large for an attribute) the metadata is
+// a side file:
 //
 //  1. the object's bytes and its metadata are written to temporary files,
 //     beside the key's metadata;
@@ -37,7 +52,8 @@ import (
 // write, fsync, rename), plus the metadata made durable before the name,
 // and it takes one of the two durability points a create waits for off
 // its path: the export puts its objects Deferred and calls Sync before it
-// seals the manifest that lists them.
+// seals the manifest that lists them. With the metadata in an attribute, a
+// Deferred create waits for one fsync, as the copy program does.
 //
 // Every folder is opened without following a symbolic link (openDir), as
 // everywhere in the store.
@@ -84,6 +100,16 @@ func (s *Store) create(ctx context.Context, key string, tmp *os.File, src tempFi
 		tmp.Close()
 		return fmt.Errorf("put %s: %w", key, err)
 	}
+	if s.xattr {
+		inAttr, err := setMetaXattr(tmp, mb)
+		if err != nil {
+			tmp.Close()
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+		if inAttr {
+			return s.link(ctx, key, tmp, src, nil, deferred)
+		}
+	}
 	metaDir := src.dir
 	mf, mname, err := createTemp(metaDir, ".meta-")
 	if err != nil {
@@ -96,6 +122,19 @@ func (s *Store) create(ctx context.Context, key string, tmp *os.File, src tempFi
 		tmp.Close()
 		return fmt.Errorf("put %s: metadata: %w", key, err)
 	}
+	return s.link(ctx, key, tmp, src, &sideMeta{f: mf, name: mname}, deferred)
+}
+
+// sideMeta is a written temporary metadata file, beside tmp.
+type sideMeta struct {
+	f    *os.File
+	name string
+}
+
+// link claims key, makes tmp (and the metadata side file mf, if any)
+// durable and links tmp at key.
+func (s *Store) link(ctx context.Context, key string, tmp *os.File, src tempFile, mf *sideMeta, deferred bool) error {
+	metaDir := src.dir
 	dir, base := splitRel(key)
 	d, err := s.dirs.open(s, dir)
 	if err != nil {
@@ -103,16 +142,24 @@ func (s *Store) create(ctx context.Context, key string, tmp *os.File, src tempFi
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	defer s.dirs.done(d)
+	mname := ""
+	if mf != nil {
+		mname = mf.name
+	}
 	if err := s.claim(ctx, key, d, base, metaDir, mname); err != nil {
 		tmp.Close()
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	var wg sync.WaitGroup
-	var errData, errMeta error
-	wg.Go(func() { errData = syncClose(tmp) })
-	wg.Go(func() { errMeta = mf.Sync() })
-	errDir := s.writer.syncs.sync(path.Dir(metaRel(key)), metaDir)
-	wg.Wait()
+	var errData, errMeta, errDir error
+	if mf == nil {
+		errData = syncClose(tmp)
+	} else {
+		var wg sync.WaitGroup
+		wg.Go(func() { errData = syncClose(tmp) })
+		wg.Go(func() { errMeta = mf.f.Sync() })
+		errDir = s.writer.syncs.sync(path.Dir(metaRel(key)), metaDir)
+		wg.Wait()
+	}
 	if err := errors.Join(errData, errMeta, errDir); err != nil {
 		// The metadata stays behind without an object, as after a crash:
 		// it shows nothing, and the next create of the key replaces it.
@@ -258,6 +305,9 @@ func claimFree(key string, d *os.File, base string, metaDir *os.File, mname stri
 		return store.ErrExists
 	} else if !errors.Is(err, unix.ENOENT) {
 		return err
+	}
+	if mname == "" {
+		return nil // the metadata is in the object's attribute
 	}
 	_, mbase := splitRel(metaRel(key))
 	if err := unix.Renameat(int(metaDir.Fd()), mname, int(metaDir.Fd()), mbase); err != nil {

@@ -3,16 +3,20 @@
 //
 // Layout under the root folder:
 //
-//	<root>/<key>                          the object's bytes
-//	<root>/.logkeeper/meta/<key>.json     its metadata (size, SHA-256, checksum, SSE, retention, user metadata)
-//	<root>/.logkeeper/meta/<folder>/.*.tmp  temporary files being written (beside the metadata)
+//	<root>/<key>                          the object's bytes; its metadata (size, SHA-256, checksum,
+//	                                      SSE, retention, user metadata) in the attribute user.logkeeper.meta
+//	<root>/.logkeeper/meta/<key>.json     its metadata instead, where the filesystem takes no user
+//	                                      attributes, the metadata is too large for one, or the
+//	                                      object was written before attributes were used (xattr.go)
+//	<root>/.logkeeper/meta/<folder>/.put-*, .meta-*  temporary files being written
 //	<root>/.logkeeper/lock                serialises creates across processes (flock)
 //
 // The store is write-once, like a WORM bucket: an object is written to a
 // temporary file, fsynced, and then linked into place, and no plain Put ever
 // replaces an existing object (every Put without IfMatch is a conditional
 // create and fails with store.ErrExists when the key is taken). Metadata is
-// renamed into place before the object is linked, so a visible object
+// set on the object's file before it is fsynced (or, as a side file,
+// renamed into place before the object is linked), so a visible object
 // always has its metadata. A Deferred create (store.Syncer) leaves the
 // fsync of the folder the object was linked into to the next Sync
 // (commit.go).
@@ -23,10 +27,12 @@
 // the generation counts the object's writes, so an ETag is never reused
 // even when the same bytes are written again. Readers take the lock shared
 // while they read an object's metadata and open its bytes, so they never
-// see the metadata of one generation with the bytes of another. (A crash
-// between the two renames of a replace leaves the new metadata beside the
-// old bytes; the next replace repairs it. Archived objects are never
-// replaced, so this concerns lease objects only.)
+// see the metadata of one generation with the bytes of another. With the
+// metadata in the file's attribute, one rename replaces both. (In the
+// side-file layout, a crash between the two renames of a replace leaves
+// the new metadata beside the old bytes; the next replace repairs it.
+// Archived objects are never replaced, so this concerns lease objects
+// only.)
 //
 // Nothing stored is trusted to be what the store wrote: every path below
 // the root is opened one folder at a time without following a symbolic
@@ -66,7 +72,10 @@ const internalDir = ".logkeeper"
 type Store struct {
 	root     string
 	readOnly bool
-	mu       sync.Mutex // serialises creates within this process; flock across processes
+	// xattr is set when New found that the filesystem takes user extended
+	// attributes: metadata is then written in one (xattr.go).
+	xattr bool
+	mu    sync.Mutex // serialises creates within this process; flock across processes
 	// writer holds the creates in flight, dirs the folders they opened
 	// (commit.go).
 	writer writer
@@ -95,6 +104,11 @@ func New(root string) (*Store, error) {
 		}
 		f.Close()
 	}
+	ok, err := s.probeXattr()
+	if err != nil {
+		return nil, fmt.Errorf("filesystem store %s: %w", s.root, err)
+	}
+	s.xattr = ok
 	return s, nil
 }
 
@@ -210,10 +224,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
 	if opts.IfMatch != "" {
-		if err := syncClose(tmp); err != nil {
-			return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
-		}
-		if err := s.replace(ctx, key, src, &m, opts.IfMatch); err != nil {
+		if err := s.replace(ctx, key, tmp, src, &m, opts.IfMatch); err != nil {
 			return store.ObjectInfo{}, err
 		}
 		return m.info(key), nil
@@ -323,36 +334,42 @@ func (t tempFile) renameAt(d *os.File, base string) error {
 	return unix.Renameat(int(t.dir.Fd()), t.name, int(d.Fd()), base)
 }
 
-// replace moves the finished temporary file over key, under the store
-// lock, if the object's current ETag is ifMatch. It sets m's generation.
-func (s *Store) replace(ctx context.Context, key string, tmp tempFile, m *meta, ifMatch string) error {
+// replace moves the written temporary file tmp (src) over key, under the
+// store lock, if the object's current ETag is ifMatch, and closes tmp. It
+// sets m's generation. With the metadata in an attribute of tmp, one
+// rename replaces bytes and metadata together.
+func (s *Store) replace(ctx context.Context, key string, tmp *os.File, src tempFile, m *meta, ifMatch string) error {
 	unlock, err := s.lock(ctx, true)
 	if err != nil {
+		tmp.Close()
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	defer unlock()
-	f, _, err := s.openRegular(key)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("put %s: if-match %s: %w: %w", key, ifMatch, store.ErrPreconditionFailed, store.ErrNotFound)
-	}
+	cur, err := s.currentMeta(key, ifMatch)
 	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	f.Close()
-	cur, err := s.readMeta(key)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	if err != nil || cur.etag() != ifMatch {
-		return fmt.Errorf("put %s: if-match %s: %w", key, ifMatch, store.ErrPreconditionFailed)
+		tmp.Close()
+		return err
 	}
 	m.Generation = max(cur.Generation, 1) + 1
 	mb, err := json.Marshal(m)
 	if err != nil {
+		tmp.Close()
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	if err := s.writeFileSync(metaRel(key), mb); err != nil {
-		return fmt.Errorf("put %s: metadata: %w", key, err)
+	inAttr := false
+	if s.xattr {
+		if inAttr, err = setMetaXattr(tmp, mb); err != nil {
+			tmp.Close()
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+	}
+	if err := syncClose(tmp); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	if !inAttr {
+		if err := s.writeFileSync(metaRel(key), mb); err != nil {
+			return fmt.Errorf("put %s: metadata: %w", key, err)
+		}
 	}
 	dir, base := splitRel(key)
 	d, err := s.openDir(dir, false)
@@ -360,10 +377,31 @@ func (s *Store) replace(ctx context.Context, key string, tmp tempFile, m *meta, 
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	defer d.Close()
-	if err := tmp.renameAt(d, base); err != nil {
+	if err := src.renameAt(d, base); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return d.Sync()
+}
+
+// currentMeta returns the metadata of key, which must exist with the ETag
+// ifMatch.
+func (s *Store) currentMeta(key, ifMatch string) (meta, error) {
+	f, _, err := s.openRegular(key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return meta{}, fmt.Errorf("put %s: if-match %s: %w: %w", key, ifMatch, store.ErrPreconditionFailed, store.ErrNotFound)
+	}
+	if err != nil {
+		return meta{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	defer f.Close()
+	cur, err := s.readMeta(key, f)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return meta{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	if err != nil || cur.etag() != ifMatch {
+		return meta{}, fmt.Errorf("put %s: if-match %s: %w", key, ifMatch, store.ErrPreconditionFailed)
+	}
+	return cur, nil
 }
 
 // metaRel is the path of key's metadata below the root.
@@ -373,14 +411,20 @@ func metaRel(key string) string { return internalDir + "/meta/" + key + ".json" 
 // allows 2 KiB of user metadata).
 const maxMeta = 1 << 20
 
-// readMeta reads key's metadata. A missing file wraps fs.ErrNotExist; a
-// file that is not a regular file, too large or not valid JSON wraps
-// store.ErrUnreadable.
-func (s *Store) readMeta(key string) (meta, error) {
+// readMeta reads the metadata of key, open as f: its attribute, else its
+// side file (xattr.go). No metadata at all wraps fs.ErrNotExist; an
+// attribute or side file that is too large or not valid JSON, or a side
+// file that is not a regular file, wraps store.ErrUnreadable.
+func (s *Store) readMeta(key string, f *os.File) (meta, error) {
 	var m meta
-	b, err := s.readCapped(metaRel(key), maxMeta)
+	b, ok, err := metaXattrOf(f)
 	if err != nil {
 		return m, fmt.Errorf("metadata of %s: %w", key, err)
+	}
+	if !ok {
+		if b, err = s.readCapped(metaRel(key), maxMeta); err != nil {
+			return m, fmt.Errorf("metadata of %s: %w", key, err)
+		}
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("metadata of %s: %w: %v", key, store.ErrUnreadable, err)
@@ -417,7 +461,7 @@ func (s *Store) read(ctx context.Context, key string, opts store.GetOptions, ope
 	if err != nil {
 		return store.ObjectInfo{}, nil, fmt.Errorf("head %s: %w", key, err)
 	}
-	info, err := s.head(key, fi)
+	info, err := s.head(key, f, fi)
 	if err != nil || !open {
 		f.Close()
 		return info, nil, err
@@ -425,9 +469,9 @@ func (s *Store) read(ctx context.Context, key string, opts store.GetOptions, ope
 	return info, f, nil
 }
 
-// head returns key's metadata, with the size of the open file fi.
-func (s *Store) head(key string, fi fs.FileInfo) (store.ObjectInfo, error) {
-	m, err := s.readMeta(key)
+// head returns the metadata of key, open as f, with the size fi of f.
+func (s *Store) head(key string, f *os.File, fi fs.FileInfo) (store.ObjectInfo, error) {
+	m, err := s.readMeta(key, f)
 	if errors.Is(err, fs.ErrNotExist) {
 		// A file placed behind the store's back: report what the disk says.
 		return store.ObjectInfo{Key: key, Size: fi.Size(), LastModified: fi.ModTime().UTC()}, nil

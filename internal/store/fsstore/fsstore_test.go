@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,29 +52,48 @@ func TestReservedKeys(t *testing.T) {
 	}
 }
 
+// The metadata is kept in the object's attribute, or, in the side-file
+// layout, in a file beside it; either way no temporary file is left.
 func TestMetadataKeptBeside(t *testing.T) {
-	root := t.TempDir()
-	s, err := fsstore.New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sse := &store.SSE{Algorithm: "aws:kms", KMSKeyID: "k", Context: map[string]string{"logkeeper:stream": "s"}}
-	if _, err := s.Put(context.Background(), "x/y.log", strings.NewReader("hi"), store.PutOptions{Size: 2, SSE: sse}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, ".logkeeper", "meta", "x", "y.log.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), `"logkeeper:stream":"s"`) {
-		t.Fatalf("metadata file lacks the encryption context: %s", b)
-	}
-	h, err := s.Head(context.Background(), "x/y.log", store.GetOptions{})
-	if err != nil || h.SSE == nil || h.SSE.Context["logkeeper:stream"] != "s" {
-		t.Fatalf("head SSE = %+v, %v", h.SSE, err)
-	}
-	if left := tempFiles(t, root); len(left) != 0 {
-		t.Fatalf("temporary files left behind: %q", left)
+	for _, sideFiles := range []bool{false, true} {
+		root := t.TempDir()
+		s, err := fsstore.New(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sideFiles {
+			fsstore.UseSideFiles(s)
+		} else if !fsstore.UsesXattr(s) {
+			t.Log("no user extended attributes on this filesystem")
+			continue
+		}
+		sse := &store.SSE{Algorithm: "aws:kms", KMSKeyID: "k", Context: map[string]string{"logkeeper:stream": "s"}}
+		if _, err := s.Put(context.Background(), "x/y.log", strings.NewReader("hi"), store.PutOptions{Size: 2, SSE: sse}); err != nil {
+			t.Fatal(err)
+		}
+		side := filepath.Join(root, ".logkeeper", "meta", "x", "y.log.json")
+		var b []byte
+		if sideFiles {
+			b, err = os.ReadFile(side)
+		} else {
+			b, err = getXattr(filepath.Join(root, "x", "y.log"))
+			if _, serr := os.Lstat(side); !errors.Is(serr, fs.ErrNotExist) {
+				t.Fatalf("side file written beside an attribute: %v", serr)
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `"logkeeper:stream":"s"`) {
+			t.Fatalf("side files %v: metadata lacks the encryption context: %s", sideFiles, b)
+		}
+		h, err := s.Head(context.Background(), "x/y.log", store.GetOptions{})
+		if err != nil || h.SSE == nil || h.SSE.Context["logkeeper:stream"] != "s" {
+			t.Fatalf("head SSE = %+v, %v", h.SSE, err)
+		}
+		if left := tempFiles(t, root); len(left) != 0 {
+			t.Fatalf("temporary files left behind: %q", left)
+		}
 	}
 }
 

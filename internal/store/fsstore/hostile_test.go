@@ -113,6 +113,7 @@ func TestCorruptMetadataIsPerObject(t *testing.T) {
 	for name, data := range map[string]string{"garbage": "{not json", "huge": strings.Repeat(" ", 2<<20)} {
 		t.Run(name, func(t *testing.T) {
 			s, root := hostileRoot(t)
+			fsstore.UseSideFiles(s) // the layout of old archives; xattr_test.go has the attribute's
 			ctx := context.Background()
 			if _, err := s.Put(ctx, "s/objects/r/bad", strings.NewReader("bad"), store.PutOptions{Size: 3}); err != nil {
 				t.Fatal(err)

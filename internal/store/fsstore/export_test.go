@@ -1,0 +1,20 @@
+package fsstore
+
+// UseSideFiles makes s write metadata side files, as stores did before
+// metadata moved into an extended attribute (and as a store does on a
+// filesystem without user attributes).
+func UseSideFiles(s *Store) { s.xattr = false }
+
+// UsesXattr reports whether s writes metadata in an extended attribute.
+func UsesXattr(s *Store) bool { return s.xattr }
+
+// MetaXattr is the name of the metadata attribute.
+const MetaXattr = metaXattr
+
+// SetMaxMetaXattr sets the cap of the metadata attribute until the
+// returned function restores it.
+func SetMaxMetaXattr(n int) (restore func()) {
+	old := maxMetaXattr
+	maxMetaXattr = n
+	return func() { maxMetaXattr = old }
+}
