@@ -211,14 +211,13 @@ func newKeyHistory(trans []*transitionRec, anchors []crypto.PublicKey, first str
 		}
 		h.problems = append(h.problems, Problem{Kind: KindKeyTransition, Key: t.Key, Sequence: t.Seq, Detail: detail})
 	}
-	for changed := true; changed; {
-		changed = false
-		for i, ok := range link {
-			if ok && h.spans[i].trusted != h.spans[i+1].trusted {
-				h.spans[i].trusted, h.spans[i+1].trusted = true, true
-				changed = true
-			}
-		}
+	trusted := make([]bool, len(h.spans))
+	for i := range h.spans {
+		trusted[i] = h.spans[i].trusted
+	}
+	bundle.SpreadTrust(trusted, link)
+	for i := range h.spans {
+		h.spans[i].trusted = trusted[i]
 	}
 	return h
 }

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"crypto"
+	"slices"
 	"sort"
 
 	"github.com/logkeeper/logkeeper/internal/signing"
@@ -109,16 +110,28 @@ func (v *verifier) checkTransitions(ix *Index, pub crypto.PublicKey) *bundleKeys
 	for i := range k.ids {
 		k.trusted[i] = pub != nil && k.ids[i] == id
 	}
-	for changed := true; changed; {
-		changed = false
-		for i, ok := range link {
-			if ok && k.trusted[i] != k.trusted[i+1] {
-				k.trusted[i], k.trusted[i+1] = true, true
-				changed = true
+	SpreadTrust(k.trusted, link)
+	return k
+}
+
+// SpreadTrust extends trust along a key history: trusted[i] says whether
+// key span i is signed by a key the verifier trusts, link[i] whether a
+// valid transition (signed by both keys) hands span i over to span i+1.
+// Every span joined to a trusted one by valid transitions, in either
+// direction, becomes trusted; a broken transition stops it.
+func SpreadTrust(trusted, link []bool) {
+	for start := 0; start < len(trusted); {
+		end := start // spans start..end are joined by valid transitions
+		for end < len(link) && link[end] {
+			end++
+		}
+		if slices.Contains(trusted[start:end+1], true) {
+			for i := start; i <= end; i++ {
+				trusted[i] = true
 			}
 		}
+		start = end + 1
 	}
-	return k
 }
 
 // eventKey returns the key to check a custody event's signature with: the
