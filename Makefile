@@ -44,9 +44,18 @@ bench: build
 
 # logkeeper side by side with the plain SDK and rclone on the same server
 # and data: a large file, 5,000 small files, verify fast and deep vs. a
-# download, peak RSS; prints the ratios (BENCHMARKS.md).
+# download, peak RSS; prints the ratios (BENCHMARKS.md). Then the many-file
+# rows of issue #14 (bench-scale): BENCH_SCALE_FILES on the file store next
+# to the durable per-file copy, with verify and an incremental rerun, and
+# BENCH_SCALE_S3_FILES on versitygw next to 16-worker PutObject. About an
+# hour with the defaults; BENCH_SCALE_FILES= BENCH_SCALE_S3_FILES= skips them.
+BENCH_SCALE_FILES ?= 1000000
+BENCH_SCALE_S3_FILES ?= 200000
 bench-compare: build
 	./scripts/testenv.sh run -- ./scripts/bench-compare.sh $(BENCH_MIB)
+	if [ -n "$(strip $(BENCH_SCALE_FILES) $(BENCH_SCALE_S3_FILES))" ]; then \
+	  BENCH_OUT=$(CURDIR)/bench-scale.jsonl BENCH_S3=$(if $(strip $(BENCH_SCALE_S3_FILES)),1,0) BENCH_S3_FILES="$(BENCH_SCALE_S3_FILES)" \
+	  BENCH_FS=$(if $(strip $(BENCH_SCALE_FILES)),1,0) ./scripts/testenv.sh run -- $(CURDIR)/scripts/bench-scale.sh $(BENCH_SCALE_FILES); fi
 
 # Many tiny files (issue #14): the file store next to a durable per-file
 # copy (write, fsync, rename), peak RSS, largest manifest, verify and an
@@ -54,7 +63,7 @@ bench-compare: build
 # to 16-worker PutObject. Minutes to hours: never in CI.
 BENCH_FILES ?= 10000 50000 120000
 bench-scale: build
-	BENCH_S3=$(BENCH_S3) ./scripts/testenv.sh run -- ./scripts/bench-scale.sh $(BENCH_FILES)
+	BENCH_S3=$(BENCH_S3) ./scripts/testenv.sh run -- $(CURDIR)/scripts/bench-scale.sh $(BENCH_FILES)
 
 # Start-up of a one-shot export on a 10,000-manifest chain next to a
 # 10-manifest chain, on versitygw (issue 12, item 3): BENCHMARKS.md.

@@ -19,6 +19,9 @@
 #   scripts/bench-scale.sh [N...]        default 10000 50000 120000
 #   BENCH_SIZE=512 BENCH_OUT=scale.jsonl BENCH_DIR=/var/tmp
 #   BENCH_FS=0 runs the S3 rows only (with BENCH_S3=1).
+#   BENCH_S3_FILES="200000" runs the S3 rows at these counts instead of
+#   N... (with BENCH_S3=1; make bench-compare: a million files on the file
+#   store, 200,000 on versitygw).
 #   BENCH_PEER=0 skips the peer (a million files: its ratio is measured
 #   at smaller N), BENCH_KEEP=1 leaves the files for a look afterwards.
 set -euo pipefail
@@ -77,16 +80,21 @@ largest() {
 	printf '{"label":"%s","n":%s,"bytes":%s}\n' "$2" "$3" "${bytes:-0}" | tee -a "$out" >&2
 }
 
-for n in "${counts[@]}"; do
+s3counts=(${BENCH_S3_FILES:-${counts[*]}})
+[[ ${BENCH_FS:-1} != 0 ]] || counts=()
+[[ ${BENCH_S3:-0} == 1 ]] || s3counts=()
+# has N LIST...: whether N is one of LIST.
+has() { local n=$1 x; shift; for x in "$@"; do [[ $x == "$n" ]] && return 0; done; return 1; }
+for n in $(printf '%s\n' "${counts[@]}" "${s3counts[@]}" | sort -nu); do
 	say "$n files of $size bytes"
 	src=$work/src$n
 	"$bench" mkfiles -dir "$src" -n "$n" -size "$size"
 	bytes=$((n * size))
-	if [[ ${BENCH_FS:-1} != 0 && ${BENCH_PEER:-1} != 0 ]]; then
+	if has "$n" "${counts[@]}" && [[ ${BENCH_PEER:-1} != 0 ]]; then
 		measure -objects "$n" -bytes $bytes -label "peer-$n" -- "$bench" copypeer -src "$src" -dst "$work/peer$n" -workers 16
 		rm -rf "$work/peer$n"
 	fi
-	if [[ ${BENCH_FS:-1} != 0 ]]; then
+	if has "$n" "${counts[@]}"; then
 		config "$work/fs$n.yaml" "file://$work/store$n" "$src"
 		measure -objects "$n" -bytes $bytes -label "export-$n" -- "$lk" export -c "$work/fs$n.yaml" --stream bench --log-level warn
 		largest "$work/store$n/bench/manifests" "manifest-$n" "$n"
@@ -95,7 +103,7 @@ for n in "${counts[@]}"; do
 		measure -objects 1 -label "incr-$n" -- "$lk" export -c "$work/fs$n.yaml" --stream bench --log-level warn
 		[[ ${BENCH_KEEP:-0} == 1 ]] || rm -rf "$work/store$n"
 	fi
-	if [[ ${BENCH_S3:-0} == 1 ]]; then
+	if has "$n" "${s3counts[@]}"; then
 		config "$work/s3$n.yaml" "s3://$bucket/lk$n" "$src"
 		measure -objects "$n" -bytes $bytes -label "s3export-$n" -- "$lk" export -c "$work/s3$n.yaml" --stream bench --log-level warn
 		"$bench" largest -bucket "$bucket" -prefix "lk$n/bench/manifests/" -label "s3manifest-$n" -n "$n" | tee -a "$out" >&2
