@@ -63,6 +63,8 @@ func (j *Job) runStreaming(ctx context.Context, log *slog.Logger, runID, reason 
 
 	sl := &sealer{j: j, log: log, chain: chain, runID: runID, reason: reason, window: window, started: started}
 	sl.reset()
+	sl.start(ctx)
+	defer sl.stop()
 	workers := j.Workers
 	if workers <= 0 {
 		workers = 8
@@ -129,18 +131,24 @@ func (j *Job) runStreaming(ctx context.Context, log *slog.Logger, runID, reason 
 		// The line a run in memory logs once it has listed; here the
 		// uploads began while the source was being walked.
 		sl.mu.Lock()
-		log.Info("export started", "files_listed", listed, "files_new", todo, "not_collected", sl.skipped, "failed_at_listing", sl.attempted, "parts_sealed", sl.parts)
+		log.Info("export started", "files_listed", listed, "files_new", todo, "not_collected", sl.skipped, "failed_at_listing", sl.attempted, "parts_sealed", sl.sealedParts())
 		sl.mu.Unlock()
 		return nil
 	})
-	if err := g.Wait(); err != nil {
-		return nil, fail(fmt.Errorf("export %s run %s (%d parts sealed before): %w", j.Stream, runID, sl.parts, err))
+	err = g.Wait()
+	// The parts handed over before are sealed, even when the run failed:
+	// what they list is stored (see manifest.Part).
+	if serr := sl.stop(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, fail(fmt.Errorf("export %s run %s (%d parts sealed before): %w", j.Stream, runID, sl.sealedParts(), err))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fail(err)
 	}
 	sl.attempted += todo
-	if err := sl.seal(ctx, true); err != nil {
+	if err := sl.commit(ctx, sl.prepare(true)); err != nil {
 		return nil, fail(err)
 	}
 	res := sl.result(listed, todo)
@@ -172,6 +180,13 @@ func (j *Job) offerRetries(ctx context.Context, chain *custody.Chain, offer func
 }
 
 // sealer gathers a streaming run's results into parts and seals them.
+// A full part is handed to a goroutine of its own (start) that seals it
+// while the workers fill the next one: sealing (a store.Sync, a signed
+// manifest, a checkpoint) waits for the disk or the network, and no
+// worker should wait with it. At most one part waits to be sealed while
+// another is being sealed and a third fills; a worker that would fill a
+// fourth waits, so memory stays bounded. Parts are sealed in the order
+// they were handed over, one at a time, each appended to the chain.
 type sealer struct {
 	j       *Job
 	log     *slog.Logger
@@ -184,17 +199,77 @@ type sealer struct {
 	mu        sync.Mutex
 	cur       *manifest.Manifest
 	size      int // encoded bytes of cur, estimated from above
-	parts     int // sealed
-	last      *manifest.Manifest
-	lastKey   string
-	lastSeq   uint64
-	sealed    []Sealed
+	handed    int // parts handed over to be sealed, or sealed (the final one)
 	files     int
 	bytes     int64
 	skipped   int
 	failed    int
 	firstFail *manifest.Failure
 	attempted int
+
+	queue    chan *manifest.Manifest // parts to seal
+	failedCh chan struct{}           // closed when sealing failed
+	done     chan struct{}           // closed when the sealing goroutine ended
+	stopOnce sync.Once
+
+	// Written by the sealing goroutine, or by the last seal after it ended.
+	smu     sync.Mutex
+	parts   int // sealed
+	last    *manifest.Manifest
+	lastKey string
+	lastSeq uint64
+	sealed  []Sealed
+	sealErr error
+}
+
+// start begins sealing the parts handed over (hand), until stop.
+func (s *sealer) start(ctx context.Context) {
+	s.queue, s.failedCh, s.done = make(chan *manifest.Manifest, 1), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.done)
+		for m := range s.queue {
+			if err := s.commit(ctx, m); err != nil {
+				s.smu.Lock()
+				s.sealErr = err
+				s.smu.Unlock()
+				close(s.failedCh)
+				return
+			}
+		}
+	}()
+}
+
+// stop waits until every part handed over is sealed, and returns the
+// error that stopped sealing, if any. It may be called more than once.
+func (s *sealer) stop() error {
+	s.stopOnce.Do(func() { close(s.queue) })
+	<-s.done
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return s.sealErr
+}
+
+// sealedParts is the number of parts sealed so far.
+func (s *sealer) sealedParts() int {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	return s.parts
+}
+
+// hand, with s.mu held, hands the current part over to be sealed and
+// begins a new one. It waits while a part waits already.
+func (s *sealer) hand(ctx context.Context) error {
+	m := s.prepare(false)
+	select {
+	case s.queue <- m:
+		return nil
+	case <-s.failedCh:
+		s.smu.Lock()
+		defer s.smu.Unlock()
+		return s.sealErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (s *sealer) reset() {
@@ -233,7 +308,7 @@ func (s *sealer) add(ctx context.Context, v any, put func()) error {
 		limit = DefaultPartBytes
 	}
 	if s.size+n > limit && s.entries() > 0 {
-		if err := s.seal(ctx, false); err != nil {
+		if err := s.hand(ctx); err != nil {
 			return err
 		}
 	}
@@ -269,28 +344,38 @@ func (s *sealer) addSkip(ctx context.Context, sk manifest.Skip) error {
 	})
 }
 
-// seal appends the current part (with s.mu held, or after the workers
-// ended): the last one with the run's window, the others with an empty
-// window at its start.
-func (s *sealer) seal(ctx context.Context, final bool) error {
+// prepare, with s.mu held (or after the workers ended), fills in the
+// current part and begins a new one: the last part carries the run's
+// window, the others an empty window at its start.
+func (s *sealer) prepare(final bool) *manifest.Manifest {
 	m := s.cur
 	m.Schema, m.RunID = manifest.SchemaV1, s.runID
 	m.StartedAt, m.Exporter, m.Reason = s.started, s.j.Exporter, s.reason
 	m.Store, m.Source = s.j.Store.Describe(), s.j.Source.Describe()
 	m.Window = manifest.Window{Start: s.window.Start, End: s.window.Start}
 	switch {
-	case final && s.parts == 0:
+	case final && s.handed == 0:
 		m.Window = s.window
 	case final:
 		m.Window = s.window
-		m.Part = &manifest.Part{Index: uint32(s.parts + 1), Final: true}
+		m.Part = &manifest.Part{Index: uint32(s.handed + 1), Final: true}
 	default:
-		m.Part = &manifest.Part{Index: uint32(s.parts + 1)}
+		m.Part = &manifest.Part{Index: uint32(s.handed + 1)}
 	}
+	s.handed++
 	m.FinishedAt = s.j.now().UTC()
 	if m.FinishedAt.Before(s.started) {
 		m.FinishedAt = s.started
 	}
+	s.reset()
+	return m
+}
+
+// commit seals the part m: it makes the objects it lists durable, appends
+// it to the chain and writes the checkpoint. Parts are committed one at a
+// time, in order: by the sealing goroutine, and the final one after it
+// ended.
+func (s *sealer) commit(ctx context.Context, m *manifest.Manifest) error {
 	// The part's objects were put Deferred: durable from here on.
 	if err := store.Sync(ctx, s.j.Store); err != nil {
 		return fmt.Errorf("export %s run %s: objects not made durable, no manifest written: %w", s.j.Stream, s.runID, err)
@@ -303,13 +388,15 @@ func (s *sealer) seal(ctx context.Context, final bool) error {
 	if err := s.j.checkpoint(ctx, s.chain, m.Store, s.runID); err != nil {
 		return fmt.Errorf("export %s run %s: manifest %d is stored, but %w", s.j.Stream, s.runID, entry.Sequence, err)
 	}
+	s.smu.Lock()
 	s.parts++
+	parts := s.parts
 	s.last, s.lastKey, s.lastSeq = m, entry.Key, entry.Sequence
 	s.sealed = append(s.sealed, Sealed{Sequence: entry.Sequence, Key: entry.Key, SHA256: entry.SHA256})
-	if !final {
-		s.log.Info("part sealed", "part", s.parts, "manifest", entry.Key, "objects", len(m.Objects))
+	s.smu.Unlock()
+	if m.Part != nil && !m.Part.Final {
+		s.log.Info("part sealed", "part", parts, "manifest", entry.Key, "objects", len(m.Objects))
 	}
-	s.reset()
 	return nil
 }
 

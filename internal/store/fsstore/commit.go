@@ -22,12 +22,13 @@ import (
 // Where the filesystem takes user extended attributes (xattr.go), the
 // object is one file, as a copy program writes it:
 //
-//  1. the object's bytes are written to a temporary file, and its metadata
-//     set as the file's attribute;
+//  1. the object's bytes are written to a temporary file (an anonymous one
+//     in the key's folder where the filesystem allows, tmpfile.go), and
+//     its metadata set as the file's attribute;
 //  2. under the store lock, the key is checked free and claimed;
 //  3. the file is fsynced: bytes and metadata are durable together;
-//  4. under the store lock still, the file is moved to the key (a rename
-//     that never replaces) and the folder is fsynced: the object, with its
+//  4. under the store lock still, the file is linked or moved to the key
+//     (a link or a rename that never replaces) and the folder is fsynced: the object, with its
 //     metadata, is durable and visible. Put returns only then.
 //
 // Otherwise (and for metadata too large for an attribute) the metadata is
@@ -94,7 +95,7 @@ type writer struct {
 
 // create makes the written temporary file tmp (src, in the folder of the
 // key's metadata) the object at key, with the metadata m, and closes tmp.
-func (s *Store) create(ctx context.Context, key string, tmp *os.File, src tempFile, m meta, deferred bool) error {
+func (s *Store) create(ctx context.Context, key string, tmp *os.File, src *tempFile, m meta, deferred bool) error {
 	mb, err := json.Marshal(m)
 	if err != nil {
 		tmp.Close()
@@ -109,6 +110,11 @@ func (s *Store) create(ctx context.Context, key string, tmp *os.File, src tempFi
 		if inAttr {
 			return s.link(ctx, key, tmp, src, nil, deferred)
 		}
+	}
+	// A side file: the temporary file is moved from beside it.
+	if err := s.nameTemp(key, src); err != nil {
+		tmp.Close()
+		return fmt.Errorf("put %s: %w", key, err)
 	}
 	metaDir := src.dir
 	mf, mname, err := createTemp(metaDir, ".meta-")
@@ -133,7 +139,7 @@ type sideMeta struct {
 
 // link claims key, makes tmp (and the metadata side file mf, if any)
 // durable and links tmp at key.
-func (s *Store) link(ctx context.Context, key string, tmp *os.File, src tempFile, mf *sideMeta, deferred bool) error {
+func (s *Store) link(ctx context.Context, key string, tmp *os.File, src *tempFile, mf *sideMeta, deferred bool) error {
 	metaDir := src.dir
 	dir, base := splitRel(key)
 	d, err := s.dirs.open(s, dir)
@@ -151,9 +157,13 @@ func (s *Store) link(ctx context.Context, key string, tmp *os.File, src tempFile
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	var errData, errMeta, errDir error
-	if mf == nil {
+	switch {
+	case src.anonymous():
+		// Linked through its descriptor: closed once linked (discard).
+		errData = tmp.Sync()
+	case mf == nil:
 		errData = syncClose(tmp)
-	} else {
+	default:
 		var wg sync.WaitGroup
 		wg.Go(func() { errData = syncClose(tmp) })
 		wg.Go(func() { errMeta = mf.f.Sync() })
@@ -487,14 +497,20 @@ func (c *dirCache) evict(e *cachedDir) {
 }
 
 // moveNoReplace moves the temporary file to base in the folder d, failing
-// with EEXIST if base exists: one rename (RENAME_NOREPLACE), or a link
-// where the filesystem has no such rename (the temporary name is removed
-// by Put).
-func moveNoReplace(src tempFile, d *os.File, base string) error {
+// with EEXIST if base exists: a link of an anonymous file (tmpfile.go), one
+// rename (RENAME_NOREPLACE), or a link where the filesystem has no such
+// rename (the temporary name is removed by discard).
+func moveNoReplace(src *tempFile, d *os.File, base string) error {
+	if src.anonymous() {
+		err := linkAnon(src.f, d, base)
+		src.moved = err == nil
+		return err
+	}
 	err := unix.Renameat2(int(src.dir.Fd()), src.name, int(d.Fd()), base, unix.RENAME_NOREPLACE)
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
-		return src.linkAt(d, base)
+		return unix.Linkat(int(src.dir.Fd()), src.name, int(d.Fd()), base, 0)
 	}
+	src.moved = err == nil
 	return err
 }
 

@@ -8,11 +8,13 @@
 //	<root>/.logkeeper/meta/<key>.json     its metadata instead, where the filesystem takes no user
 //	                                      attributes, the metadata is too large for one, or the
 //	                                      object was written before attributes were used (xattr.go)
-//	<root>/.logkeeper/meta/<folder>/.put-*, .meta-*  temporary files being written
+//	<root>/.logkeeper/meta/<folder>/.put-*, .meta-*  temporary files being written, where a create
+//	                                      cannot write an anonymous one in the key's folder (tmpfile.go)
 //	<root>/.logkeeper/lock                serialises creates across processes (flock)
 //
 // The store is write-once, like a WORM bucket: an object is written to a
-// temporary file, fsynced, and then linked into place, and no plain Put ever
+// temporary file (anonymous, where the filesystem allows), fsynced, and
+// then linked into place, and no plain Put ever
 // replaces an existing object (every Put without IfMatch is a conditional
 // create and fails with store.ErrExists when the key is taken). Metadata is
 // set on the object's file before it is fsynced (or, as a side file,
@@ -54,7 +56,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -75,7 +76,10 @@ type Store struct {
 	// xattr is set when New found that the filesystem takes user extended
 	// attributes: metadata is then written in one (xattr.go).
 	xattr bool
-	mu    sync.Mutex // serialises creates within this process; flock across processes
+	// tmpfile is set when New found that creates can write anonymous
+	// temporary files (tmpfile.go).
+	tmpfile bool
+	mu      sync.Mutex // serialises creates within this process; flock across processes
 	// writer holds the creates in flight, dirs the folders they opened
 	// (commit.go).
 	writer writer
@@ -109,6 +113,7 @@ func New(root string) (*Store, error) {
 		return nil, fmt.Errorf("filesystem store %s: %w", s.root, err)
 	}
 	s.xattr = ok
+	s.tmpfile = ok && s.probeTmpfile()
 	return s, nil
 }
 
@@ -186,19 +191,14 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 	if s.readOnly {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, ErrReadOnly)
 	}
-	// The temporary file is made beside the key's metadata (commit.go).
-	tmpDir, err := s.dirs.open(s, path.Dir(metaRel(key)))
+	// The temporary file is anonymous in the key's folder for a create,
+	// or named beside the key's metadata (tmpfile.go, commit.go).
+	src, err := s.newTemp(key, opts.IfMatch == "")
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
 	}
-	defer s.dirs.done(tmpDir)
-	tmp, tmpName, err := createTemp(tmpDir, ".put-")
-	if err != nil {
-		return store.ObjectInfo{}, fmt.Errorf("put %s: %w", key, err)
-	}
-	defer unix.Unlinkat(int(tmpDir.Fd()), tmpName, 0) //nolint:errcheck // gone once linked, or never wanted
-	defer tmp.Close()
-	src := tempFile{dir: tmpDir, name: tmpName}
+	defer src.discard()
+	tmp := src.f
 
 	h := sha256.New()
 	if opts.Size >= 0 {
@@ -318,27 +318,18 @@ func (s *Store) lock(ctx context.Context, exclusive bool) (unlock func(), err er
 	}, nil
 }
 
-// tempFile is a finished temporary file in the store's tmp folder.
-type tempFile struct {
-	dir  *os.File
-	name string
-}
-
-// linkAt links the temporary file as base in the folder d.
-func (t tempFile) linkAt(d *os.File, base string) error {
-	return unix.Linkat(int(t.dir.Fd()), t.name, int(d.Fd()), base, 0)
-}
-
-// renameAt moves the temporary file over base in the folder d.
-func (t tempFile) renameAt(d *os.File, base string) error {
-	return unix.Renameat(int(t.dir.Fd()), t.name, int(d.Fd()), base)
+// renameAt moves the named temporary file over base in the folder d.
+func (t *tempFile) renameAt(d *os.File, base string) error {
+	err := unix.Renameat(int(t.dir.Fd()), t.name, int(d.Fd()), base)
+	t.moved = err == nil
+	return err
 }
 
 // replace moves the written temporary file tmp (src) over key, under the
 // store lock, if the object's current ETag is ifMatch, and closes tmp. It
 // sets m's generation. With the metadata in an attribute of tmp, one
 // rename replaces bytes and metadata together.
-func (s *Store) replace(ctx context.Context, key string, tmp *os.File, src tempFile, m *meta, ifMatch string) error {
+func (s *Store) replace(ctx context.Context, key string, tmp *os.File, src *tempFile, m *meta, ifMatch string) error {
 	unlock, err := s.lock(ctx, true)
 	if err != nil {
 		tmp.Close()

@@ -3,6 +3,7 @@ package fsstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -97,14 +98,33 @@ func TestNeverThroughSymlinkedFolder(t *testing.T) {
 	if _, _, err := s.Get(ctx, "s/objects/planted", store.GetOptions{}); !errors.Is(err, store.ErrUnreadable) {
 		t.Fatalf("get through a symlinked folder: want ErrUnreadable, got %v", err)
 	}
-	// The metadata folder too.
+	// The metadata folder too: a create that writes there (a side file,
+	// or a named temporary file beside it) refuses; one that writes
+	// nothing there (the metadata in an attribute of an anonymous file in
+	// the key's folder) does not go through it at all.
 	meta := filepath.Join(root, ".logkeeper/meta/t")
 	must(t, os.Symlink(outside, meta))
-	if _, err := s.Put(ctx, "t/x", strings.NewReader("data"), store.PutOptions{Size: 4}); !errors.Is(err, store.ErrUnreadable) {
-		t.Fatalf("put with a symlinked metadata folder: want ErrUnreadable, got %v", err)
-	}
-	if ents, _ := os.ReadDir(outside); len(ents) != 1 {
-		t.Fatalf("the folder outside the store was written to: %v", ents)
+	anon := fsstore.UsesTmpfile(s)
+	for i, mode := range []string{"anonymous", "named", "side"} {
+		switch mode {
+		case "named":
+			fsstore.UseNamedTemps(s)
+		case "side":
+			fsstore.UseSideFiles(s)
+		}
+		key := fmt.Sprintf("t/x%d", i)
+		_, err := s.Put(ctx, key, strings.NewReader("data"), store.PutOptions{Size: 4})
+		switch {
+		case mode == "anonymous" && !anon:
+			t.Log("no anonymous temporary files on this filesystem")
+		case mode == "anonymous" && err != nil:
+			t.Fatalf("put of %s (%s) with a symlinked metadata folder: %v", key, mode, err)
+		case mode != "anonymous" && !errors.Is(err, store.ErrUnreadable):
+			t.Fatalf("put of %s (%s) with a symlinked metadata folder: want ErrUnreadable, got %v", key, mode, err)
+		}
+		if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+			t.Fatalf("the folder outside the store was written to (%s): %v", mode, ents)
+		}
 	}
 }
 
