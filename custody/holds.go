@@ -69,6 +69,11 @@ type Hold struct {
 	// their signatures.
 	Objects   []HeldVersion `json:"objects"`
 	Manifests []HeldVersion `json:"manifests"`
+	// VersionChunks name, in order, the chunks that hold the two lists
+	// when they do not fit in the record (holdchunks.go); the lists read
+	// from the store are then empty. readHold fills Objects and Manifests
+	// from them.
+	VersionChunks []string `json:"version_chunks,omitempty"`
 }
 
 // HoldOptions say what PlaceHold holds and why.
@@ -139,11 +144,23 @@ func readHold(ctx context.Context, st store.Store, key string) (*Hold, string, e
 	if err := dec.Decode(&h); err != nil || h.Schema != HoldSchema {
 		return nil, "", fmt.Errorf("%s: not a %s record (%v): %w", key, HoldSchema, err, store.ErrUnreadable)
 	}
+	if err := readChunks(ctx, st, key, &h); err != nil {
+		return nil, "", err
+	}
 	return &h, info.ETag, nil
 }
 
+// writeHold writes a matter's record: whole, or with its lists in chunks
+// written first (holdchunks.go).
 func writeHold(ctx context.Context, st store.Store, h *Hold, opts store.PutOptions) error {
-	b, err := json.MarshalIndent(h, "", "  ")
+	if err := writeChunks(ctx, st, h); err != nil {
+		return err
+	}
+	rec := *h
+	if len(rec.VersionChunks) > 0 {
+		rec.Objects, rec.Manifests = []HeldVersion{}, []HeldVersion{}
+	}
+	b, err := json.MarshalIndent(&rec, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode hold: %w", err)
 	}
@@ -383,7 +400,8 @@ func openHolds(ctx context.Context, st store.Store, matter string) (map[HeldVers
 func ListHolds(ctx context.Context, st store.Store) ([]*Hold, error) {
 	var keys []string
 	err := st.List(ctx, HoldsPrefix, func(oi store.ObjectInfo) error {
-		if strings.HasSuffix(oi.Key, ".json") {
+		// A matter's chunks are in its own folder (holdchunks.go).
+		if rest := strings.TrimPrefix(oi.Key, HoldsPrefix); strings.HasSuffix(rest, ".json") && !strings.Contains(rest, "/") {
 			keys = append(keys, oi.Key)
 		}
 		return nil
