@@ -19,8 +19,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -42,6 +45,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	tmtypes "github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 func main() {
@@ -200,13 +204,17 @@ func largest(ctx context.Context, args []string) {
 
 // sdkPut uploads every regular file under dir with one PutObject each, as
 // a plain peer for many small files: workers at once, default SDK
-// settings (its default CRC32 request checksum).
+// settings (its default CRC32 request checksum). With -same-work, each
+// PutObject asks the server for what logkeeper's does: a SHA-256 checksum
+// (computed here), a conditional create (If-None-Match: *), a content type
+// and two user metadata entries.
 func sdkPut(ctx context.Context, args []string) {
 	fs := flag.NewFlagSet("sdkput", flag.ExitOnError)
 	bucket := fs.String("bucket", "", "bucket")
 	prefix := fs.String("prefix", "", "key prefix")
 	dir := fs.String("dir", "", "folder to upload")
 	workers := fs.Int("workers", 16, "uploads at once")
+	same := fs.Bool("same-work", false, "ask the server for what logkeeper asks")
 	fs.Parse(args)
 	var files []string
 	err := filepath.WalkDir(*dir, func(p string, d iofs.DirEntry, err error) error {
@@ -229,7 +237,19 @@ func sdkPut(ctx context.Context, args []string) {
 			}
 			defer f.Close()
 			rel, _ := filepath.Rel(*dir, p)
-			_, err = c.PutObject(gctx, &s3.PutObjectInput{Bucket: bucket, Key: aws.String(path.Join(*prefix, filepath.ToSlash(rel))), Body: f})
+			in := &s3.PutObjectInput{Bucket: bucket, Key: aws.String(path.Join(*prefix, filepath.ToSlash(rel))), Body: f}
+			if *same {
+				data, err := io.ReadAll(f)
+				if err != nil {
+					return err
+				}
+				sum := sha256.Sum256(data)
+				in.Body, in.ContentLength = bytes.NewReader(data), aws.Int64(int64(len(data)))
+				in.ChecksumAlgorithm, in.ChecksumSHA256 = types.ChecksumAlgorithmSha256, aws.String(base64.StdEncoding.EncodeToString(sum[:]))
+				in.IfNoneMatch, in.ContentType = aws.String("*"), aws.String("application/octet-stream")
+				in.Metadata = map[string]string{"logkeeper-stream": "bench", "logkeeper-run-id": "01a236dc-c342-7628-a700-d18257a6d3fe"}
+			}
+			_, err = c.PutObject(gctx, in)
 			return err
 		})
 	}
