@@ -196,6 +196,10 @@ func TestOpenChecksWhatWasListed(t *testing.T) {
 			write(t, filepath.Join(elsewhere, "a.log"), secret)
 			must(t, os.RemoveAll(f.path("sub")))
 			must(t, os.Symlink(elsewhere, f.path("sub")))
+		}, "it is a symbolic link now"},
+		{"folder swapped for a file", "sub/a.log", func(f *fixture) {
+			must(t, os.RemoveAll(f.path("sub")))
+			write(t, f.path("sub"), secret)
 		}, "it is not a folder now"},
 		{"hard link to the key", "a.log", func(f *fixture) {
 			os.Remove(f.path("a.log"))
@@ -422,4 +426,10 @@ func BenchmarkListAndOpen(b *testing.B) {
 			rc.Close()
 		}
 	}
+}
+
+// Where openat2(2) is missing, Open finds the same changes.
+func TestOpenChecksWhatWasListedWithoutOpenat2(t *testing.T) {
+	defer dirsource.WithoutOpenat2()()
+	TestOpenChecksWhatWasListed(t)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -134,12 +135,39 @@ func (w *walker) fail(name string, err error) error {
 	return w.emit(export.File{ID: esc, Path: esc, Size: -1, Err: err})
 }
 
-// openNoFollow opens rel below the root read-only, component by component,
-// following no symbolic link; flags are added for the last component.
+// openNoFollow opens rel below the root read-only, following no symbolic
+// link and never leaving the root; flags are added for the last component.
+// One openat2(2) with RESOLVE_NO_SYMLINKS and RESOLVE_BENEATH does it in
+// the kernel; where openat2 is missing (Linux before 5.6, or refused by a
+// seccomp filter), the path is opened component by component with
+// O_NOFOLLOW, which gives the same answers.
 func (s *Source) openNoFollow(rel string, flags int) (int, error) {
 	fd, err := unix.Open(s.root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, &os.PathError{Op: "open", Path: s.root, Err: err}
+	}
+	if !noOpenat2.Load() {
+		how := unix.OpenHow{
+			Flags:   uint64(unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | flags),
+			Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+		}
+		next, err := unix.Openat2(fd, rel, &how)
+		switch {
+		case err == nil:
+			unix.Close(fd)
+			return next, nil
+		case errors.Is(err, unix.ENOSYS):
+			noOpenat2.Store(true)
+		case errors.Is(err, unix.EPERM):
+			// The file's own answer, or a seccomp filter refusing the
+			// call: the open below tells.
+		default:
+			unix.Close(fd)
+			if errors.Is(err, unix.EXDEV) {
+				err = unix.ELOOP // a path that would leave the root: a link, or "..", was put there
+			}
+			return -1, fmt.Errorf("open %s: %w", rel, openError(err))
+		}
 	}
 	segs := strings.Split(rel, "/")
 	for i, seg := range segs {
@@ -150,6 +178,9 @@ func (s *Source) openNoFollow(rel string, flags int) (int, error) {
 			f |= flags
 		}
 		next, err := unix.Openat(fd, seg, f, 0)
+		if errors.Is(err, unix.ENOTDIR) && isSymlinkAt(fd, seg) {
+			err = unix.ELOOP // a folder swapped for a link: say so, as openat2 does
+		}
 		unix.Close(fd)
 		if err != nil {
 			return -1, fmt.Errorf("open %s: %w", strings.Join(segs[:i+1], "/"), openError(err))
@@ -168,4 +199,13 @@ func openError(err error) error {
 		return fmt.Errorf("%w: it is not a folder now", ErrChanged)
 	}
 	return os.NewSyscallError("open", err)
+}
+
+// noOpenat2 is set once openat2(2) is found missing.
+var noOpenat2 atomic.Bool
+
+// isSymlinkAt reports whether name in the folder dirfd is a symbolic link.
+func isSymlinkAt(dirfd int, name string) bool {
+	var st unix.Stat_t
+	return unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK
 }

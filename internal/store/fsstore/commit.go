@@ -278,8 +278,10 @@ func (s *Store) syncDir(rel string) error {
 }
 
 // claim takes the store lock if the creates in flight do not hold it yet,
-// checks that base is free in the folder d and key not claimed, and renames
-// the metadata written as mname in metaDir to its place.
+// checks that key is not claimed and, when the metadata is a side file,
+// that base is free in the folder d, and renames the metadata written as
+// mname in metaDir to its place. (With the metadata in the attribute, the
+// link or rename that makes the object visible fails on a taken key.)
 func (s *Store) claim(ctx context.Context, key string, d *os.File, base string, metaDir *os.File, mname string) error {
 	w := &s.writer
 	w.mu.Lock()
@@ -310,14 +312,16 @@ func claimFree(key string, d *os.File, base string, metaDir *os.File, mname stri
 	if claimed[key] {
 		return store.ErrExists
 	}
+	if mname == "" {
+		// The metadata is in the object's attribute: nothing is renamed
+		// before the object, whose link or rename never replaces.
+		return nil
+	}
 	var st unix.Stat_t
 	if err := unix.Fstatat(int(d.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
 		return store.ErrExists
 	} else if !errors.Is(err, unix.ENOENT) {
 		return err
-	}
-	if mname == "" {
-		return nil // the metadata is in the object's attribute
 	}
 	_, mbase := splitRel(metaRel(key))
 	if err := unix.Renameat(int(metaDir.Fd()), mname, int(metaDir.Fd()), mbase); err != nil {

@@ -141,6 +141,10 @@ func OpenReadOnly(root string) (*Store, error) {
 	return &Store{root: filepath.Clean(root), readOnly: true}, nil
 }
 
+// copyBufs are the buffers Put copies through: one per Put in flight, not
+// one allocated per Put (a million small files would be 32 GB of garbage).
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
 // Describe returns the store's file:// URL.
 func (s *Store) Describe() string { return "file://" + s.root }
 
@@ -205,7 +209,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts store.Put
 		// One byte more than announced is enough to tell a growing source.
 		r = io.LimitReader(r, opts.Size+1)
 	}
-	n, err := io.Copy(io.MultiWriter(tmp, h), store.ContextReader(ctx, r))
+	buf := copyBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), store.ContextReader(ctx, r), *buf)
+	copyBufs.Put(buf)
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("put %s: read source: %w", key, err)
 	}
