@@ -176,7 +176,7 @@ func TestExporterArchivesWhatItListed(t *testing.T) {
 				must(t, os.Symlink(other, e.path("sub")))
 			},
 			want:  outcome{failed: 1, failedIDs: []string{"sub/a.log"}},
-			errIn: "it is not a folder now"},
+			errIn: "it is a symbolic link now"},
 		{name: "file replaced by another of the same size",
 			setup: func(e *inputEnv) { e.write("a.log", same) },
 			swap: func(e *inputEnv) {
