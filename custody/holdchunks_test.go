@@ -3,12 +3,14 @@ package custody_test
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/logkeeper/logkeeper/custody"
 	"github.com/logkeeper/logkeeper/internal/store"
+	"github.com/logkeeper/logkeeper/internal/store/memstore"
 )
 
 // holdObjects lists every JSON object under _holds/ with its size.
@@ -119,5 +121,56 @@ func TestHoldRecordInChunks(t *testing.T) {
 	}
 	if _, err := custody.PlaceHold(ctx, st, "s", opts); !errors.Is(err, store.ErrUnreadable) {
 		t.Fatalf("place with a chunk gone: %v", err)
+	}
+}
+
+// A chunk that is not what its record names (garbage, another matter's,
+// one outside the matter's folder, one with data after it) makes that
+// record unreadable, and the other matters still list.
+func TestHoldChunkHostile(t *testing.T) {
+	defer custody.SetHoldChunkBytes(4096)()
+	ctx := context.Background()
+	for name, tamper := range map[string]func(st *memstore.Store, chunk string, rec []byte){
+		"garbage": func(st *memstore.Store, chunk string, _ []byte) { st.PutRaw(chunk, []byte("{not json")) },
+		"another matter's": func(st *memstore.Store, chunk string, _ []byte) {
+			st.PutRaw(chunk, []byte(`{"schema":"logkeeper.hold-versions/v1","matter":"M-other","objects":[],"manifests":[]}`))
+		},
+		"data after it": func(st *memstore.Store, chunk string, _ []byte) {
+			st.PutRaw(chunk, []byte(`{"schema":"logkeeper.hold-versions/v1","matter":"M-big","objects":[],"manifests":[]} {}`))
+		},
+		"outside the matter's folder": func(st *memstore.Store, chunk string, rec []byte) {
+			st.PutRaw(custody.HoldKey("M-big"), []byte(strings.Replace(string(rec), chunk, "s/manifests/00000000000000000001.json", 1)))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, 3, 30)
+			now := func() time.Time { return t0.Add(24 * time.Hour) }
+			for _, m := range []string{"M-big", "M-fine"} {
+				if _, err := custody.PlaceHold(ctx, f.st, "s", custody.HoldOptions{Matter: m, PublicKey: f.signer.Public(), Now: now}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var chunk string
+			for k := range holdObjects(t, f.st) {
+				if strings.HasPrefix(k, custody.HoldsPrefix+"M-big/") {
+					chunk = k
+				}
+			}
+			rc, _, err := f.st.Get(ctx, custody.HoldKey("M-big"), store.GetOptions{})
+			if err != nil || chunk == "" {
+				t.Fatalf("no chunk (%q) or record: %v", chunk, err)
+			}
+			rec := make([]byte, 64<<10)
+			n, _ := io.ReadFull(rc, rec)
+			rc.Close()
+			tamper(f.st, chunk, rec[:n])
+			holds, err := custody.ListHolds(ctx, f.st)
+			if !errors.Is(err, store.ErrUnreadable) || len(holds) != 1 || holds[0].Matter != "M-fine" || len(holds[0].Objects) != 90 {
+				t.Fatalf("list: %d holds, %v", len(holds), err)
+			}
+			if _, err := custody.ReleaseHold(ctx, f.st, "M-big", "r", "a", now(), nil); !errors.Is(err, store.ErrUnreadable) {
+				t.Fatalf("release of the tampered matter: %v", err)
+			}
+		})
 	}
 }
