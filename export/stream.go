@@ -244,6 +244,11 @@ func (s *sealer) start(ctx context.Context) {
 func (s *sealer) stop() error {
 	s.stopOnce.Do(func() { close(s.queue) })
 	<-s.done
+	return s.failure()
+}
+
+// failure is the error that stopped sealing, if any.
+func (s *sealer) failure() error {
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	return s.sealErr
@@ -264,9 +269,7 @@ func (s *sealer) hand(ctx context.Context) error {
 	case s.queue <- m:
 		return nil
 	case <-s.failedCh:
-		s.smu.Lock()
-		defer s.smu.Unlock()
-		return s.sealErr
+		return s.failure()
 	case <-ctx.Done():
 		return ctx.Err()
 	}

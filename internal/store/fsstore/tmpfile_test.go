@@ -15,22 +15,12 @@ import (
 
 	"github.com/logkeeper/logkeeper/internal/store"
 	"github.com/logkeeper/logkeeper/internal/store/fsstore"
-	"github.com/logkeeper/logkeeper/internal/store/storetest"
 )
 
 // The layout of stores where anonymous temporary files are missing (named
 // temporary files, metadata in the attribute) keeps every promise of a
 // store.
-func TestConformanceNamedTemps(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := fsstore.New(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		fsstore.UseNamedTemps(s)
-		return s
-	}, storetest.Options{PartSize: 1 << 20})
-}
+func TestConformanceNamedTemps(t *testing.T) { conformanceWith(t, fsstore.UseNamedTemps) }
 
 // tmpfileStore is a store whose creates write anonymous temporary files.
 // Where the filesystem has user attributes, O_TMPFILE and /proc (Linux's

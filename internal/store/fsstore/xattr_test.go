@@ -18,13 +18,17 @@ import (
 
 // The side-file layout (old archives, filesystems without user attributes)
 // keeps every promise of a store.
-func TestConformanceSideFiles(t *testing.T) {
+func TestConformanceSideFiles(t *testing.T) { conformanceWith(t, fsstore.UseSideFiles) }
+
+// conformanceWith runs the store conformance suite on stores laid out by
+// layout (one of the layouts older stores, or other filesystems, have).
+func conformanceWith(t *testing.T, layout func(*fsstore.Store)) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		s, err := fsstore.New(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
-		fsstore.UseSideFiles(s)
+		layout(s)
 		return s
 	}, storetest.Options{PartSize: 1 << 20})
 }
