@@ -37,6 +37,7 @@ func (s *Store) AbortStale(ctx context.Context, prefix string, olderThan time.Du
 		return 0, fmt.Errorf("list multipart uploads under %s: %w", prefix, err)
 	}
 	n := 0
+	var aborted []upload
 	for _, u := range stale {
 		_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &u.key, UploadId: &u.id}, s.opts()...)
 		if code, _, _ := apiCode(err); err != nil && code != "NoSuchUpload" {
@@ -44,6 +45,14 @@ func (s *Store) AbortStale(ctx context.Context, prefix string, olderThan time.Du
 		}
 		if err == nil {
 			n++
+			aborted = append(aborted, u)
+		}
+	}
+	// The process that left these uploads may have died with a part in
+	// flight, which the server can still store after the abort.
+	if len(aborted) > 0 {
+		if err := s.settleAborts(ctx, aborted); err != nil {
+			return n, fmt.Errorf("abort multipart uploads under %s again: %w", prefix, err)
 		}
 	}
 	return n, nil

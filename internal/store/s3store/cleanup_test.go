@@ -91,3 +91,33 @@ func TestAbortStaleExactKeyListing(t *testing.T) {
 		t.Fatalf("uploads left: %v, want only the one outside the prefix", left)
 	}
 }
+
+// TestAbortStaleLatePart: a process killed with a part in flight leaves an
+// upload, and the server may store that part after the next run's
+// AbortStale aborted it, which brings the upload back. AbortStale must
+// still leave nothing.
+func TestAbortStaleLatePart(t *testing.T) {
+	t.Parallel()
+	env := testenv.S3(t)
+	ctx := within(t, time.Minute)
+	bucket := env.NewBucket(t, false)
+	p := newProxy(t, env)
+	_, swallowed := revivedUpload(t, p, "")
+	key := "archive/s/objects/run1/a"
+	if _, err := env.Client().CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &bucket, Key: &key}); err != nil {
+		t.Fatal(err)
+	}
+	st := newStore(t, env, bucket, "archive", p.client(env))
+	n, err := st.AbortStale(ctx, "s/", 0)
+	if err != nil || n != 1 {
+		t.Fatalf("AbortStale = %d, %v; want 1 upload aborted", n, err)
+	}
+	select {
+	case <-swallowed:
+	default:
+		t.Fatal("no abort was sent")
+	}
+	if ids := openUploads(t, env, bucket); len(ids) > 0 {
+		t.Fatalf("uploads left after an abort the upload survived: %v", ids)
+	}
+}

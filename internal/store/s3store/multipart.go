@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -68,13 +69,15 @@ func (s *Store) putMultipart(ctx context.Context, p *putRequest, src *source, pa
 		s.abortOtherUploads(ctx, p.fullKey, uploadID)
 	}
 
-	parts, err := s.sendParts(ctx, p, src, partSize, first, n, more, uploadID)
+	parts, cut, err := s.sendParts(ctx, p, src, partSize, first, n, more, uploadID)
 	if err != nil {
-		return store.ObjectInfo{}, s.abort(ctx, p.fullKey, uploadID, err)
+		return store.ObjectInfo{}, s.abort(ctx, p.fullKey, uploadID, cut, err)
 	}
 	info, err := s.complete(ctx, p, uploadID, src.n, parts)
 	if err != nil {
-		return store.ObjectInfo{}, s.abort(ctx, p.fullKey, uploadID, err)
+		// A Complete cut short may still be running on the server too.
+		_, _, status := apiCode(err)
+		return store.ObjectInfo{}, s.abort(ctx, p.fullKey, uploadID, status == 0, err)
 	}
 	if info.SSE != nil {
 		// The key the server reports: Complete's answer, else Create's.
@@ -95,16 +98,19 @@ func (s *Store) putMultipart(ctx context.Context, p *putRequest, src *source, pa
 // sendParts reads the source part by part and has Concurrency workers
 // upload the parts. It returns when every part is sent, or at the first
 // failure once no part is in flight any more (so that an abort that follows
-// leaves nothing behind).
-func (s *Store) sendParts(ctx context.Context, p *putRequest, src *source, partSize int64, buf *buffer, n int, more bool, uploadID string) ([]sentPart, error) {
+// leaves nothing behind). cut reports that a part request ended without
+// the server's answer (cancelled, timed out, connection lost): the server
+// may still be storing that part, so the abort must make sure it is gone.
+func (s *Store) sendParts(ctx context.Context, p *putRequest, src *source, partSize int64, buf *buffer, n int, more bool, uploadID string) (_ []sentPart, cut bool, _ error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
 	jobs := make(chan partJob)
 	var (
-		mu   sync.Mutex
-		sent []sentPart
-		wg   sync.WaitGroup
+		mu      sync.Mutex
+		sent    []sentPart
+		wg      sync.WaitGroup
+		someCut atomic.Bool
 	)
 	for range s.concurrency {
 		wg.Go(func() {
@@ -112,6 +118,9 @@ func (s *Store) sendParts(ctx context.Context, p *putRequest, src *source, partS
 				part, err := s.uploadPart(ctx, p.fullKey, uploadID, j.num, j.buf.data[:j.n])
 				s.bufs.put(j.buf)
 				if err != nil {
+					if _, _, status := apiCode(err); status == 0 {
+						someCut.Store(true)
+					}
 					cancel(err)
 					continue
 				}
@@ -162,12 +171,12 @@ func (s *Store) sendParts(ctx context.Context, p *putRequest, src *source, partS
 
 	switch {
 	case readErr != nil:
-		return nil, readErr
+		return nil, someCut.Load(), readErr
 	case ctx.Err() != nil:
-		return nil, context.Cause(ctx)
+		return nil, someCut.Load(), context.Cause(ctx)
 	}
 	slices.SortFunc(sent, func(a, b sentPart) int { return int(a.num - b.num) })
-	return sent, nil
+	return sent, false, nil
 }
 
 // uploadPart sends one part with the SHA-256 checksum of its bytes, which
@@ -259,19 +268,56 @@ func (s *Store) complete(ctx context.Context, p *putRequest, uploadID string, si
 
 // abort aborts a failed upload, with a fresh deadline so that it runs even
 // after ctx is cancelled, and returns cause joined with any abort error.
-func (s *Store) abort(ctx context.Context, fullKey, uploadID string, cause error) error {
+// settle: a request of the upload was cut short, so the server may still
+// store a part after the abort and bring the upload back; see settleAborts.
+func (s *Store) abort(ctx context.Context, fullKey, uploadID string, settle bool, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
-	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
-		Bucket:   &s.bucket,
-		Key:      &fullKey,
-		UploadId: &uploadID,
-	}, s.opts()...)
+	u := []upload{{fullKey, uploadID}}
+	err := s.abortUpload(ctx, u[0])
+	if err == nil && settle {
+		err = s.settleAborts(ctx, u)
+	}
 	if err == nil {
 		return cause
 	}
-	if code, _, _ := apiCode(err); code == "NoSuchUpload" {
-		return cause
-	}
 	return errors.Join(cause, fmt.Errorf("abort multipart upload %s (its parts may remain until a lifecycle rule removes them): %w", uploadID, err))
+}
+
+// abortUpload aborts one upload; one already gone is not an error.
+func (s *Store) abortUpload(ctx context.Context, u upload) error {
+	_, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket:   &s.bucket,
+		Key:      &u.key,
+		UploadId: &u.id,
+	}, s.opts()...)
+	if err != nil && !isNoSuchUpload(err) {
+		return s.classify(err, request{fullKey: u.key})
+	}
+	return nil
+}
+
+// settleDelays is how long settleAborts waits before each new abort.
+var settleDelays = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond}
+
+// settleAborts aborts the uploads again over about 1.5 s. A part request
+// the client gave up on may still be running on the server: S3 says such a
+// part "might succeed or fail" after the abort, and that the abort may need
+// repeating. versitygw and MinIO both bring an aborted upload back when a
+// late part lands (found as uploads left after a cancelled Put). An abort
+// of an upload that stayed gone answers NoSuchUpload and costs nothing.
+func (s *Store) settleAborts(ctx context.Context, uploads []upload) error {
+	for _, d := range settleDelays {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		for _, u := range uploads {
+			if err := s.abortUpload(ctx, u); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -355,3 +355,84 @@ func TestPutRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// revivedUpload makes the proxy answer the first abort itself, with the
+// 204 of a successful abort, without passing it on: after it the upload is
+// still on the server, as it is when a part the server was still storing
+// lands after an abort. S3 documents that in-flight parts "might succeed or
+// fail" after an abort, and versitygw's UploadPart recreates the upload's
+// folder when it links a part. That race cannot be staged through a proxy
+// (the server reads the whole body before it checks the upload), so the
+// proxy stages its outcome. hold, if set, is the part number whose first
+// request the proxy keeps until the client gives up on it. held is closed
+// once a held part's client has given up; swallowed once the abort was
+// answered.
+func revivedUpload(t *testing.T, p *proxy, hold string) (held, swallowed <-chan struct{}) {
+	t.Helper()
+	var (
+		once, first         sync.Once
+		heldCh, swallowedCh = make(chan struct{}), make(chan struct{})
+	)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+		q := r.URL.Query()
+		if r.Method == http.MethodDelete && q.Has("uploadId") {
+			answered := false
+			once.Do(func() {
+				w.WriteHeader(http.StatusNoContent)
+				answered = true
+				close(swallowedCh)
+			})
+			return answered
+		}
+		if hold == "" || r.Method != http.MethodPut || q.Get("partNumber") != hold {
+			return false
+		}
+		keep := false
+		first.Do(func() { keep = true })
+		if !keep {
+			return false
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(20 * time.Second):
+		}
+		close(heldCh)
+		return true
+	}
+	return heldCh, swallowedCh
+}
+
+// TestLatePartAfterAbort: when a Put fails with a part request cut short,
+// the server may store that part after the abort and bring the upload back.
+// Put must abort again until the upload stays gone, and leave nothing.
+func TestLatePartAfterAbort(t *testing.T) {
+	t.Parallel()
+	env := testenv.S3(t)
+	bucket := env.NewBucket(t, false)
+	p := newProxy(t, env)
+	s := newStore(t, env, bucket, "", p.client(env, unsignedPayload))
+	ctx := within(t, time.Minute)
+	held, swallowed := revivedUpload(t, p, "1")
+	p.mu.Lock()
+	p.corrupt = func(r *http.Request) bool {
+		return r.Method == http.MethodPut && r.URL.Query().Get("partNumber") == "2"
+	}
+	p.mu.Unlock()
+	data := randBytes(3*testPartSize, 7)
+	_, err := s.Put(ctx, "late/part", bytes.NewReader(data), store.PutOptions{Size: int64(len(data))})
+	wantCorrupted(t, "Put with part 2 corrupted", err)
+	for name, ch := range map[string]<-chan struct{}{"part 1 was not cut short": held, "no abort was sent": swallowed} {
+		select {
+		case <-ch:
+		default:
+			t.Fatal(name)
+		}
+	}
+	mustNotFound(t, s, "late/part")
+	if ids := openUploads(t, env, bucket); len(ids) > 0 {
+		t.Fatalf("uploads left after an abort the upload survived: %v", ids)
+	}
+}
