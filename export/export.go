@@ -516,7 +516,9 @@ func (j *Job) copyFile(ctx context.Context, runID string, f File) (*manifest.Obj
 	opts.Size = f.Size
 	// Made durable by the store.Sync before the manifest that lists it.
 	opts.Deferred = true
-	opts.Metadata = map[string]string{"logkeeper-stream": j.Stream, "logkeeper-run-id": runID}
+	// No user metadata: the key names the stream and the run already, and
+	// each entry costs the server a write per object (an extended
+	// attribute on versitygw's and the file store's disks).
 	info, err := j.Store.Put(ctx, key, tr, opts)
 	if err != nil {
 		switch {

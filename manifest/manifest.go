@@ -202,6 +202,7 @@ func Marshal(m *Manifest) ([]byte, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
+	buf.Grow(4096 + 600*len(m.Objects)) // about what an indented object takes
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)

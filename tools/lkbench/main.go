@@ -206,8 +206,8 @@ func largest(ctx context.Context, args []string) {
 // a plain peer for many small files: workers at once, default SDK
 // settings (its default CRC32 request checksum). With -same-work, each
 // PutObject asks the server for what logkeeper's does: a SHA-256 checksum
-// (computed here), a conditional create (If-None-Match: *), a content type
-// and two user metadata entries.
+// (computed here), a conditional create (If-None-Match: *) and a content
+// type.
 func sdkPut(ctx context.Context, args []string) {
 	fs := flag.NewFlagSet("sdkput", flag.ExitOnError)
 	bucket := fs.String("bucket", "", "bucket")
@@ -247,7 +247,6 @@ func sdkPut(ctx context.Context, args []string) {
 				in.Body, in.ContentLength = bytes.NewReader(data), aws.Int64(int64(len(data)))
 				in.ChecksumAlgorithm, in.ChecksumSHA256 = types.ChecksumAlgorithmSha256, aws.String(base64.StdEncoding.EncodeToString(sum[:]))
 				in.IfNoneMatch, in.ContentType = aws.String("*"), aws.String("application/octet-stream")
-				in.Metadata = map[string]string{"logkeeper-stream": "bench", "logkeeper-run-id": "01a236dc-c342-7628-a700-d18257a6d3fe"}
 			}
 			_, err = c.PutObject(gctx, in)
 			return err
