@@ -234,6 +234,9 @@ func selectRunsKeys(ctx context.Context, st store.Store, stream string, o Bundle
 	return entries, raws, keys.trans, nil
 }
 
+// selectBatch is how many manifests selectChain reads at once.
+const selectBatch = 16
+
 func selectChain(ctx context.Context, st store.Store, stream string, o BundleOptions) ([]*Entry, [][]byte, *keyHistory, error) {
 	seqs, transSeqs, err := listChain(ctx, st, stream)
 	if err != nil {
@@ -248,29 +251,37 @@ func selectChain(ctx context.Context, st store.Store, stream string, o BundleOpt
 		p := keys.problems[0]
 		return nil, nil, nil, fmt.Errorf("%w: %s: key history broken: %s", ErrChainBroken, p.Key, p.Detail)
 	}
-	raws, err := fetchManifests(ctx, st, stream, seqs)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read manifests of %s: %w", stream, err)
-	}
 	var (
 		entries []*Entry
 		out     [][]byte
 		prev    *Entry
+		raws    [][]byte
 	)
+	// The manifests are read selectBatch at a time, and only those in the
+	// range are kept: a matter of one day over a long chain holds that
+	// day's manifests, not the whole chain.
 	for i, n := range seqs {
+		if i%selectBatch == 0 {
+			raws, err = fetchManifests(ctx, st, stream, seqs[i:min(i+selectBatch, len(seqs))])
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("read manifests of %s: %w", stream, err)
+			}
+		}
+		raw := raws[i%selectBatch]
+		raws[i%selectBatch] = nil
 		key := manifest.Key(stream, n)
-		m, err := manifest.Parse(raws[i])
+		m, err := manifest.Parse(raw)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
 		}
 		if m.Stream != stream || m.Sequence != n || n != uint64(i+1) {
 			return nil, nil, nil, fmt.Errorf("%w: %s: holds %q sequence %d, or a sequence before it is missing", ErrChainBroken, key, m.Stream, m.Sequence)
 		}
-		e := &Entry{Sequence: n, Key: key, SHA256: manifest.SHA256(raws[i]), Manifest: m}
+		e := &Entry{Sequence: n, Key: key, SHA256: manifest.SHA256(raw), Manifest: m}
 		if prev != nil && (m.Previous.Key != prev.Key || m.Previous.SHA256 != prev.SHA256) {
 			return nil, nil, nil, fmt.Errorf("%w: %s: link to previous manifest does not match %s", ErrChainBroken, key, prev.Key)
 		}
-		prev = e
+		prev = &Entry{Key: key, SHA256: e.SHA256}
 		if !overlaps(m.Window, o.From, o.To) {
 			continue
 		}
@@ -280,11 +291,11 @@ func selectChain(ctx context.Context, st store.Store, stream string, o BundleOpt
 		if m.KeyTransition != nil && !keys.isTransition(n) {
 			return nil, nil, nil, fmt.Errorf("%w: %s: key transition record without the new key's signature", ErrChainBroken, key)
 		}
-		if err := keys.check(ctx, st, key, n, m.RunID, raws[i]); err != nil {
+		if err := keys.check(ctx, st, key, n, m.RunID, raw); err != nil {
 			return nil, nil, nil, fmt.Errorf("%w: %s: %v", ErrChainBroken, key, err)
 		}
 		entries = append(entries, e)
-		out = append(out, raws[i])
+		out = append(out, raw)
 	}
 	return entries, out, keys, nil
 }
