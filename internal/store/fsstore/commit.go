@@ -96,13 +96,13 @@ type writer struct {
 // create makes the written temporary file tmp (src, in the folder of the
 // key's metadata) the object at key, with the metadata m, and closes tmp.
 func (s *Store) create(ctx context.Context, key string, tmp *os.File, src *tempFile, m meta, deferred bool) error {
-	mb, err := json.Marshal(m)
-	if err != nil {
-		tmp.Close()
-		return fmt.Errorf("put %s: %w", key, err)
-	}
 	if s.xattr {
-		inAttr, err := setMetaXattr(tmp, mb)
+		ab, err := encodeMetaAttr(m)
+		if err != nil {
+			tmp.Close()
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+		inAttr, err := setMetaXattr(tmp, ab)
 		if err != nil {
 			tmp.Close()
 			return fmt.Errorf("put %s: %w", key, err)
@@ -112,6 +112,11 @@ func (s *Store) create(ctx context.Context, key string, tmp *os.File, src *tempF
 		}
 	}
 	// A side file: the temporary file is moved from beside it.
+	mb, err := json.Marshal(m)
+	if err != nil {
+		tmp.Close()
+		return fmt.Errorf("put %s: %w", key, err)
+	}
 	if err := s.nameTemp(key, src); err != nil {
 		tmp.Close()
 		return fmt.Errorf("put %s: %w", key, err)

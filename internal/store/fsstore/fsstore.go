@@ -355,7 +355,12 @@ func (s *Store) replace(ctx context.Context, key string, tmp *os.File, src *temp
 	}
 	inAttr := false
 	if s.xattr {
-		if inAttr, err = setMetaXattr(tmp, mb); err != nil {
+		ab, err := encodeMetaAttr(*m)
+		if err != nil {
+			tmp.Close()
+			return fmt.Errorf("put %s: %w", key, err)
+		}
+		if inAttr, err = setMetaXattr(tmp, ab); err != nil {
 			tmp.Close()
 			return fmt.Errorf("put %s: %w", key, err)
 		}
@@ -423,8 +428,8 @@ func (s *Store) readMeta(key string, f *os.File) (meta, error) {
 			return m, fmt.Errorf("metadata of %s: %w", key, err)
 		}
 	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("metadata of %s: %w: %v", key, store.ErrUnreadable, err)
+	if m, err = decodeMeta(b); err != nil {
+		return m, fmt.Errorf("metadata of %s: %w", key, err)
 	}
 	return m, nil
 }

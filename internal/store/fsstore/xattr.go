@@ -1,9 +1,15 @@
 package fsstore
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -95,3 +101,70 @@ func metaXattrOf(f *os.File) (b []byte, ok bool, err error) {
 
 // xattrReadSize is the buffer a metadata attribute is first read into.
 const xattrReadSize = 2 << 10
+
+// compactMeta is the first byte of an attribute in the compact form (JSON
+// starts with '{'). A create whose metadata is only what the store itself
+// records (no content type, user metadata, SSE or retention) stores
+//
+//	0x01, SHA-256 (32 bytes), uvarint size, varint created (Unix ns),
+//	uvarint generation
+//
+// about 45 bytes instead of about 200 of JSON. ext4 keeps an attribute of
+// up to about 56 bytes (with this name) inside a 256-byte inode; a larger
+// one takes a 4 KiB block of its own, one more block to allocate and write
+// for every object, which is what a 512-byte log file costs by itself. The
+// checksum and ETag are derived from the SHA-256, as the JSON form's are.
+// Side files stay JSON.
+const compactMeta = 0x01
+
+// encodeMetaAttr returns the attribute for m: compact when it can be.
+func encodeMetaAttr(m meta) ([]byte, error) {
+	raw, err := hex.DecodeString(m.SHA256)
+	want, _ := store.ChecksumOfHex(m.SHA256)
+	if err != nil || len(raw) != sha256.Size || m.Checksum != want || m.Size < 0 || m.Generation < 1 ||
+		m.ContentType != "" || len(m.Metadata) > 0 || m.SSE != nil || m.Retention != nil {
+		return json.Marshal(m)
+	}
+	b := make([]byte, 0, 1+sha256.Size+3*binary.MaxVarintLen64)
+	b = append(b, compactMeta)
+	b = append(b, raw...)
+	b = binary.AppendUvarint(b, uint64(m.Size))
+	b = binary.AppendVarint(b, m.Created.UnixNano())
+	b = binary.AppendUvarint(b, uint64(m.Generation))
+	return b, nil
+}
+
+// decodeMeta parses metadata in either form. Anything else, a truncated
+// compact form or bytes after it wrap store.ErrUnreadable.
+func decodeMeta(b []byte) (meta, error) {
+	var m meta
+	if len(b) == 0 || b[0] != compactMeta {
+		if err := json.Unmarshal(b, &m); err != nil {
+			return m, fmt.Errorf("%w: %v", store.ErrUnreadable, err)
+		}
+		return m, nil
+	}
+	bad := fmt.Errorf("%w: compact metadata of %d bytes is malformed", store.ErrUnreadable, len(b))
+	if len(b) < 1+sha256.Size {
+		return m, bad
+	}
+	m.SHA256 = hex.EncodeToString(b[1 : 1+sha256.Size])
+	m.Checksum, _ = store.ChecksumOfHex(m.SHA256)
+	rest := b[1+sha256.Size:]
+	size, n := binary.Uvarint(rest)
+	if n <= 0 || size > math.MaxInt64 {
+		return m, bad
+	}
+	rest = rest[n:]
+	created, n := binary.Varint(rest)
+	if n <= 0 {
+		return m, bad
+	}
+	rest = rest[n:]
+	gen, n := binary.Uvarint(rest)
+	if n <= 0 || gen < 1 || gen > math.MaxInt64 || n != len(rest) {
+		return m, bad
+	}
+	m.Size, m.Created, m.Generation = int64(size), time.Unix(0, created).UTC(), int64(gen)
+	return m, nil
+}

@@ -2,6 +2,7 @@ package fsstore_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
@@ -127,7 +128,21 @@ func TestStaleSideFileIgnored(t *testing.T) {
 // A corrupt or oversized attribute is a problem of its object only.
 func TestCorruptXattrIsPerObject(t *testing.T) {
 	defer fsstore.SetMaxMetaXattr(1024)()
-	for name, data := range map[string]string{"garbage": "{not json", "oversized": strings.Repeat(" ", 2000)} {
+	compact := func(tail ...byte) string {
+		b := append([]byte{0x01}, make([]byte, 32)...)
+		b = binary.AppendUvarint(b, 4)
+		b = binary.AppendVarint(b, 1)
+		return string(append(b, tail...))
+	}
+	for name, data := range map[string]string{
+		"garbage": "{not json", "oversized": strings.Repeat(" ", 2000), "empty": "",
+		"compact, cut short":     compact()[:20],
+		"compact, no generation": compact(),
+		"compact, generation 0":  compact(0),
+		"compact, bytes after":   compact(1, 0),
+		"compact, bad varint":    compact(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+		"unknown form":           "\x02" + compact()[1:],
+	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			root := t.TempDir()
@@ -231,5 +246,43 @@ func TestXattrLargerThanFirstRead(t *testing.T) {
 	h, err := s.Head(ctx, "s/x", store.GetOptions{})
 	if err != nil || h.ETag != put.ETag || h.Metadata["k"] != md["k"] {
 		t.Fatalf("head: %v, %v", h.ETag, err)
+	}
+}
+
+// A create with only the store's own metadata keeps it in the compact
+// form, small enough to stay inside an ext4 inode (no attribute block of
+// its own), and reads back as written; other metadata stays JSON.
+func TestCompactMetaAttr(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	s := xattrStore(t, root)
+	put, err := s.Put(ctx, "s/objects/r/a.log", strings.NewReader("hello\n"), store.PutOptions{Size: 6})
+	must(t, err)
+	attr, err := getXattr(filepath.Join(root, "s/objects/r/a.log"))
+	must(t, err)
+	if len(attr) > 56 || attr[0] != 0x01 {
+		t.Fatalf("attribute of a plain create: %d bytes starting %q, want the compact form of at most 56", len(attr), attr[:1])
+	}
+	reopened := xattrStore(t, root)
+	h, err := reopened.Head(ctx, "s/objects/r/a.log", store.GetOptions{})
+	must(t, err)
+	if h.SHA256 != put.SHA256 || h.Checksum != put.Checksum || h.ETag != put.ETag || h.Size != 6 ||
+		!h.LastModified.Equal(put.LastModified) || h.LastModified.Location() != put.LastModified.Location() {
+		t.Fatalf("head %+v, written %+v", h, put)
+	}
+	rep, err := reopened.Put(ctx, "s/objects/r/a.log", strings.NewReader("v2"), store.PutOptions{Size: 2, IfMatch: put.ETag})
+	must(t, err)
+	if h, err := reopened.Head(ctx, "s/objects/r/a.log", store.GetOptions{}); err != nil || h.ETag != rep.ETag || !strings.HasPrefix(h.ETag, "2-") {
+		t.Fatalf("after replace: %+v, %v (written %+v)", h, err, rep)
+	}
+	typed, err := s.Put(ctx, "s/m.json", strings.NewReader("{}"), store.PutOptions{Size: 2, ContentType: "application/json"})
+	must(t, err)
+	attr, err = getXattr(filepath.Join(root, "s/m.json"))
+	must(t, err)
+	if attr[0] != '{' {
+		t.Fatalf("attribute with a content type: %q, want JSON", attr)
+	}
+	if h, err := s.Head(ctx, "s/m.json", store.GetOptions{}); err != nil || h.ContentType != "application/json" || h.ETag != typed.ETag {
+		t.Fatalf("head of a typed object: %+v, %v", h, err)
 	}
 }
