@@ -2,6 +2,7 @@ package fsstore
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -120,8 +121,7 @@ const compactMeta = 0x01
 // encodeMetaAttr returns the attribute for m: compact when it can be.
 func encodeMetaAttr(m meta) ([]byte, error) {
 	raw, err := hex.DecodeString(m.SHA256)
-	want, _ := store.ChecksumOfHex(m.SHA256)
-	if err != nil || len(raw) != sha256.Size || m.Checksum != want || m.Size < 0 || m.Generation < 1 ||
+	if err != nil || len(raw) != sha256.Size || m.Checksum != base64.StdEncoding.EncodeToString(raw) || m.Size < 0 || m.Generation < 1 ||
 		m.ContentType != "" || len(m.Metadata) > 0 || m.SSE != nil || m.Retention != nil {
 		return json.Marshal(m)
 	}
@@ -149,7 +149,7 @@ func decodeMeta(b []byte) (meta, error) {
 		return m, bad
 	}
 	m.SHA256 = hex.EncodeToString(b[1 : 1+sha256.Size])
-	m.Checksum, _ = store.ChecksumOfHex(m.SHA256)
+	m.Checksum = base64.StdEncoding.EncodeToString(b[1 : 1+sha256.Size])
 	rest := b[1+sha256.Size:]
 	size, n := binary.Uvarint(rest)
 	if n <= 0 || size > math.MaxInt64 {
