@@ -97,12 +97,7 @@ type writer struct {
 // key's metadata) the object at key, with the metadata m, and closes tmp.
 func (s *Store) create(ctx context.Context, key string, tmp *os.File, src *tempFile, m meta, deferred bool) error {
 	if s.xattr {
-		ab, err := encodeMetaAttr(m)
-		if err != nil {
-			tmp.Close()
-			return fmt.Errorf("put %s: %w", key, err)
-		}
-		inAttr, err := setMetaXattr(tmp, ab)
+		inAttr, err := setMetaXattr(tmp, m)
 		if err != nil {
 			tmp.Close()
 			return fmt.Errorf("put %s: %w", key, err)

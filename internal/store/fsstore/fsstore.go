@@ -355,12 +355,7 @@ func (s *Store) replace(ctx context.Context, key string, tmp *os.File, src *temp
 	}
 	inAttr := false
 	if s.xattr {
-		ab, err := encodeMetaAttr(*m)
-		if err != nil {
-			tmp.Close()
-			return fmt.Errorf("put %s: %w", key, err)
-		}
-		if inAttr, err = setMetaXattr(tmp, ab); err != nil {
+		if inAttr, err = setMetaXattr(tmp, *m); err != nil {
 			tmp.Close()
 			return fmt.Errorf("put %s: %w", key, err)
 		}

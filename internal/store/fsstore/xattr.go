@@ -59,15 +59,19 @@ func (s *Store) probeXattr() (bool, error) {
 	return unix.Fsetxattr(int(f.Fd()), metaXattr, []byte("{}"), 0) == nil, nil
 }
 
-// setMetaXattr sets the metadata mb as the attribute of the open file f.
-// It reports false, with no error, when the attribute cannot hold it (no
-// user attributes on this filesystem, or mb too large): the caller writes
-// a side file instead.
-func setMetaXattr(f *os.File, mb []byte) (bool, error) {
+// setMetaXattr sets the metadata m as the attribute of the open file f,
+// in the compact form when it can be (encodeMetaAttr). It reports false,
+// with no error, when the attribute cannot hold it (no user attributes on
+// this filesystem, or m too large): the caller writes a side file instead.
+func setMetaXattr(f *os.File, m meta) (bool, error) {
+	mb, err := encodeMetaAttr(m)
+	if err != nil {
+		return false, err
+	}
 	if len(mb) > maxMetaXattr {
 		return false, nil
 	}
-	err := unix.Fsetxattr(int(f.Fd()), metaXattr, mb, 0)
+	err = unix.Fsetxattr(int(f.Fd()), metaXattr, mb, 0)
 	switch {
 	case err == nil:
 		return true, nil
